@@ -1,0 +1,34 @@
+# Developer entry points. `make demo` and `make test` are the two documented commands.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := $(CURDIR)/.venv
+VPY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test venv sanity units sandbox-tests integration lint bench build clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements-dev.txt
+	@test -x $(VPY) || $(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@echo "$(CURDIR)/tests" > "$$($(VPY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/btp_sandbox.pth"
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	@scripts/demo.sh
+
+test: $(STAMP)
+	@scripts/test.sh all
+
+sanity units sandbox-tests integration lint: $(STAMP)
+	@scripts/test.sh $@
+
+bench: $(STAMP)
+	@scripts/bench.sh
+
+build: $(STAMP)
+	$(VENV)/bin/ansible-galaxy collection build --force --output-path build/
+
+clean:
+	rm -rf build tests/output .stage
