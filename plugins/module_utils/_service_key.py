@@ -87,14 +87,17 @@ def _unwrap(data, option):
     return data, False
 
 
-def parse_service_key(data, option="service_key", require_wrapper=False):
+def parse_service_key(data, option="service_key", require_wrapper=False, details=True):
     """Parse any accepted shape and return the normalised credentials dict.
 
+    details=False skips certificate_details() (and so the cryptography import): callers on a hot path that
+    only need the fields (e.g. a cached token lookup) set it; certificate_details is then None.
     Raises ServiceKeyError naming the option and the problem (missing field, bad JSON, bad PEM).
     """
     oauth, had_wrapper = _unwrap(data, option)
     if require_wrapper and not had_wrapper and "plan" not in oauth:
-        raise ServiceKeyError(option, "no 'oauth' block found; an it-rt service key looks like {\"oauth\": {\"clientid\": ..., \"tokenurl\": ..., \"url\": ...}}")
+        raise ServiceKeyError(
+            option, "no 'oauth' block found; an it-rt service key looks like {\"oauth\": {\"clientid\": ..., \"tokenurl\": ..., \"url\": ...}}")
     missing = [name for name in ("clientid", "url", "tokenurl") if not oauth.get(name)]
     if missing:
         raise ServiceKeyError(option, "the service key lacks %s" % ", ".join("'%s'" % name for name in missing))
@@ -130,7 +133,7 @@ def parse_service_key(data, option="service_key", require_wrapper=False):
         "certificate_details": None,
     }
     sap_details = oauth.get("certificatedetails")
-    if certificate:
+    if certificate and details:
         creds["certificate_details"] = certificate_details(certificate, sap_details)
     return creds
 
