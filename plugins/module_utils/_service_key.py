@@ -138,6 +138,24 @@ def parse_service_key(data, option="service_key", require_wrapper=False, details
     return creds
 
 
+def parse_raw_service_key(data, option="service_key", require_wrapper=False):
+    """Parse any accepted shape. Returns (raw, creds): the SAP JSON form ``{"oauth": {...}}`` and the normalised credentials.
+
+    The raw form is the key as given (a raw key, the ``raw`` of a registered ``service_key`` result, the
+    ``credentials`` of a CF details response); shapes without the ``oauth`` wrapper are rebuilt with to_raw().
+    """
+    creds = parse_service_key(data, option=option, require_wrapper=require_wrapper)
+    if isinstance(data, str):
+        data = json.loads(data.strip())
+    if isinstance(data.get("raw"), dict):
+        data = data["raw"]
+    if isinstance(data.get("credentials"), dict) and isinstance(data["credentials"].get("oauth"), dict):
+        data = data["credentials"]
+    if isinstance(data.get("oauth"), dict):
+        return json.loads(json.dumps(data)), creds
+    return to_raw(creds), creds
+
+
 def to_raw(creds):
     """The SAP JSON form (``{"oauth": {...}}``) of normalised credentials."""
     oauth = {"clientid": creds["clientid"]}
