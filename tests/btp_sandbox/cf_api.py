@@ -61,7 +61,7 @@ def _in(value, wanted, case_insensitive=False):
 
 
 # -- label selectors -----------------------------------------------------------------------------
-_REQ = re.compile(r"\s*(!?)([A-Za-z0-9./_-]+)\s*(?:(==|!=|=)\s*([A-Za-z0-9._-]*)|\s+(in|notin)\s*\(([^)]*)\))?\s*")
+_REQ = re.compile(r"\s*(!?)([A-Za-z0-9./_-]+)(?:\s*(==|!=|=)\s*([A-Za-z0-9._-]*)|\s+(in|notin)\s*\(([^)]*)\))?\s*")
 
 
 def parse_label_selector(text):

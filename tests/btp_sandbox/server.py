@@ -369,8 +369,11 @@ class Sandbox:
 
     def stop(self, remove_state_file=True):
         self.broker.stop()
-        for server in self.servers.values():
-            server.shutdown()
+        stoppers = [threading.Thread(target=server.shutdown, daemon=True) for server in self.servers.values()]
+        for stopper in stoppers:
+            stopper.start()
+        for stopper in stoppers:
+            stopper.join(timeout=5)
         for server in self.servers.values():
             for conn in list(server.sandbox_connections):
                 try:

@@ -1,0 +1,1 @@
+pytest_plugins = ["btp_sandbox.pytest_plugin"]
