@@ -48,7 +48,7 @@ def cf_argument_spec():
         cf_api=dict(type="str", fallback=(env_fallback, ["CF_API"])),
         cf_username=dict(type="str", fallback=(env_fallback, ["CF_USERNAME"])),
         cf_password=dict(type="str", no_log=True, fallback=(env_fallback, ["CF_PASSWORD"])),
-        cf_origin=dict(type="str"),
+        cf_origin=dict(type="str", fallback=(env_fallback, ["CF_ORIGIN"])),
         cf_client_id=dict(type="str", fallback=(env_fallback, ["CF_CLIENT_ID"])),
         cf_client_secret=dict(type="str", no_log=True, fallback=(env_fallback, ["CF_CLIENT_SECRET"])),
         cf_token=dict(type="str", no_log=True, fallback=(env_fallback, ["CF_TOKEN"])),
@@ -231,7 +231,7 @@ class CfClient:
     def _cached(self, parts, fetch, ttl):
         """Return fetch() through the lookup cache (entries keyed by parts, valid for ttl seconds)."""
         key = cache_key(*parts)
-        value = self._cache_call(lambda: self._cache.get(key))
+        value = self._cache_call(lambda: self._cache.get(key, now=self.clock()))
         if value is not None:
             return value
         value = fetch()
@@ -511,19 +511,51 @@ class CfClient:
         self._forget(self._catalog_parts(offering))
 
     # -- service instances ----------------------------------------------------------------------------
+    PLAN_FIELDS = {"fields[service_plan]": "guid,name,relationships.service_offering", "fields[service_plan.service_offering]": "guid,name"}
+
+    @staticmethod
+    def _describe_instances(resources, included):
+        """Add plan_name and offering_name (from the included plan and offering) to instance resources."""
+        plans = {plan.get("guid"): plan for plan in included.get("service_plans") or []}
+        offerings = {offering.get("guid"): offering for offering in included.get("service_offerings") or []}
+        for resource in resources:
+            plan_guid = (((resource.get("relationships") or {}).get("service_plan") or {}).get("data") or {}).get("guid")
+            plan = plans.get(plan_guid) or {}
+            offering_guid = (((plan.get("relationships") or {}).get("service_offering") or {}).get("data") or {}).get("guid")
+            resource["plan_name"] = plan.get("name")
+            resource["offering_name"] = (offerings.get(offering_guid) or {}).get("name")
+        return resources
+
     def find_instance(self, name):
-        """The service instance with this exact name in the target space, or None."""
-        return self.first("/v3/service_instances", "Looking up service instance '%s'" % name,
-                          {"names": name, "space_guids": self.space_guid()})
+        """The service instance with this exact name in the target space, or None.
+
+        The resource carries two extra keys, plan_name and offering_name (None for user-provided instances).
+        """
+        params = {"names": name, "space_guids": self.space_guid()}
+        params.update(self.PLAN_FIELDS)
+        resources, included = self.list_resources("/v3/service_instances", "Looking up service instance '%s'" % name, params, limit=1)
+        return self._describe_instances(resources, included)[0] if resources else None
 
     def list_instances(self, names=None, plan_guids=None):
+        """Instances of the target space, filtered by names and/or plan GUIDs (with plan_name and offering_name)."""
         params = {"space_guids": self.space_guid()}
         if names:
             params["names"] = ",".join(names)
         if plan_guids:
             params["service_plan_guids"] = ",".join(plan_guids)
-        resources, dummy = self.list_resources("/v3/service_instances", "Listing service instances", params)
-        return resources
+        params.update(self.PLAN_FIELDS)
+        resources, included = self.list_resources("/v3/service_instances", "Listing service instances", params)
+        return self._describe_instances(resources, included)
+
+    def parameters_retrievable(self, offering):
+        """What an earlier run learned about reading the offering's instance parameters: True, False or None (unknown)."""
+        if self._cache is None:
+            return None
+        return self._cache_call(lambda: self._cache.get(cache_key("retrievable", self.api_url, offering), now=self.clock()))
+
+    def remember_parameters_retrievable(self, offering, value):
+        if self._cache is not None:
+            self._cache_call(self._cache.put, cache_key("retrievable", self.api_url, offering), bool(value), expires_at=self.clock() + LOOKUP_TTL)
 
     def get_instance(self, guid):
         """The instance by GUID, or None when it no longer exists."""
@@ -531,11 +563,17 @@ class CfClient:
         return None if response.status_code == 404 else data
 
     def instance_parameters(self, guid):
-        """The parameters CF (the broker) reports for an instance; None when the offering does not allow reading them."""
+        """The parameters CF (the broker) reports for an instance.
+
+        Returns False when the offering does not allow reading them, None when they cannot be read now
+        (operation in progress, failed create, broker error).
+        """
         data, response = self.request("GET", "/v3/service_instances/%s/parameters" % guid, "Reading the parameters of service instance %s" % guid,
                                       expected=(200, 400, 404, 409, 502))
         if response.status_code == 200:
             return data if isinstance(data, dict) else {}
+        if response.status_code == 400 and self._error(response).get("title") == "CF-ServiceFetchInstanceParametersNotSupported":
+            return False
         return None
 
     def create_instance(self, body):
@@ -563,6 +601,19 @@ class CfClient:
         """The service key with this name of the instance, or None."""
         return self.first("/v3/service_credential_bindings", "Looking up service key '%s'" % name,
                           {"names": name, "service_instance_guids": instance_guid, "type": "key"})
+
+    def find_key_by_instance_name(self, instance_name, key_name):
+        """(key, instance) for a key looked up by its instance's name in one request, or (None, None)."""
+        params = {"names": key_name, "service_instance_names": instance_name, "type": "key", "include": "service_instance"}
+        resources, included = self.list_resources("/v3/service_credential_bindings", "Looking up service key '%s' of '%s'" % (key_name, instance_name), params)
+        space_guid = self.space_guid()
+        instances = {item.get("guid"): item for item in included.get("service_instances") or []}
+        for key in resources:
+            instance_guid = (((key.get("relationships") or {}).get("service_instance") or {}).get("data") or {}).get("guid")
+            instance = instances.get(instance_guid)
+            if instance and (((instance.get("relationships") or {}).get("space") or {}).get("data") or {}).get("guid") == space_guid:
+                return key, instance
+        return None, None
 
     def list_keys(self, instance_guids):
         if not instance_guids:
