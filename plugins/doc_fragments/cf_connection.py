@@ -31,6 +31,7 @@ options:
     description:
       - Identity provider origin key for the password grant, for a user of a custom identity provider
         (C(cf login --origin)). Leave unset for the default origin.
+      - If not set, E(CF_ORIGIN) is used.
     type: str
   cf_client_id:
     description:
