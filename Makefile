@@ -25,7 +25,7 @@ sanity units sandbox-tests integration lint: $(STAMP)
 	@scripts/test.sh $@
 
 bench: $(STAMP)
-	@scripts/bench.sh
+	@scripts/bench.sh $(BENCH_ARGS)
 
 build: $(STAMP)
 	$(VENV)/bin/ansible-galaxy collection build --force --output-path build/
