@@ -56,7 +56,7 @@ ENV = {
     "client_key": ["CPI_CLIENT_KEY", "CPI_CLIENT_KEY_PATH"],
 }
 # Characters that change meaning inside a Basic header or under the URL-decoding XSUAA applies to it.
-_NEEDS_ENCODING_RE = re.compile(r"[+%:&=\s]|[^\x00-\x7f]")
+_NEEDS_ENCODING_RE = re.compile(r"[+%:\s]|[^\x00-\x7f]")
 _SECRET_FIELDS = ("clientsecret", "key", "client_secret", "password")
 
 
