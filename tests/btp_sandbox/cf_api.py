@@ -49,7 +49,7 @@ def _csv(name):
     value = request.args.get(name)
     if value is None:
         return None
-    return [v for v in value.split(",")]
+    return value.split(",")
 
 
 def _in(value, wanted, case_insensitive=False):
@@ -897,8 +897,8 @@ def create_app(sandbox):  # pylint: disable=too-many-locals,too-many-statements
                 if not include or "service_instance" not in include:
                     return {}
                 wanted = {r["relationships"]["service_instance"]["data"]["guid"] for r in resources}
-                return {"included": {"apps": [], "service_instances": [cc.instance_json(store.instances[g])
-                                                                        for g in wanted if g in store.instances]}}
+                instances = [cc.instance_json(store.instances[g]) for g in wanted if g in store.instances]
+                return {"included": {"apps": [], "service_instances": instances}}
 
             return cc.paginate(items, "/v3/service_credential_bindings", extra=included)
 

@@ -39,6 +39,8 @@ class _LazyHandshakeContext(ssl.SSLContext):
 class _Handler(WSGIRequestHandler):
     """Quiet request handler that finishes the TLS handshake itself and tracks open connections."""
 
+    _tls_failed = False
+
     def setup(self):
         super().setup()
         self._tls_failed = False
@@ -56,7 +58,6 @@ class _Handler(WSGIRequestHandler):
 
     def handle(self):
         if self._tls_failed:
-            self.close_connection = True
             return
         super().handle()
 
@@ -73,9 +74,6 @@ class _Handler(WSGIRequestHandler):
         if type == "error":
             LOG.debug("%s: " + message, getattr(self.server, "sandbox_listener", "?"), *args)
 
-    def log_request(self, code="-", size="-"):
-        return
-
 
 def _fallback_app(listener):
     app = Flask("btp_sandbox.%s" % listener.replace("-", "_"))
@@ -85,6 +83,12 @@ def _fallback_app(listener):
         return jsonify({"error": "not_implemented", "error_description": "listener %s has no service yet" % listener}), 404
 
     return app
+
+
+def _not_ready(_environ, start_response):
+    """Placeholder WSGI app of a bound listener until its real app is attached (never served in practice)."""
+    start_response("503 Service Unavailable", [("Content-Type", "text/plain"), ("Retry-After", "1")])
+    return [b"btp sandbox is starting"]
 
 
 def fault_response(listener, status, body, headers, retry_after=None):
@@ -250,7 +254,7 @@ class Sandbox:
 
     def _bind(self, name, ssl_context):
         port = int(self.config.ports.get(name, 0) or 0)
-        server = make_server(self.config.host, port, _fallback_app(name), threaded=True, request_handler=_Handler,
+        server = make_server(self.config.host, port, _not_ready, threaded=True, request_handler=_Handler,
                              ssl_context=ssl_context)
         server.sandbox_listener = name
         server.sandbox_connections = set()

@@ -14,33 +14,33 @@ UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 SECRET = re.compile(r"^%s\$[A-Za-z0-9+/]{43}=$" % UUID)
 
 
-@pytest.fixture(scope="module")
-def conn(btp_sandbox):
+@pytest.fixture(scope="module", name="conn")
+def fixture_conn(btp_sandbox):
     return btp_sandbox.connection
 
 
-@pytest.fixture(scope="module")
-def cf(conn):
+@pytest.fixture(scope="module", name="cf")
+def fixture_cf(conn):
     return Cf(conn)
 
 
-@pytest.fixture(scope="module")
-def flow_instance(cf):
+@pytest.fixture(scope="module", name="flow_instance")
+def fixture_flow_instance(cf):
     return cf.create_instance(parameters={"roles": ["ESBMessaging.send"], "grant-types": ["client_credentials"]})[0]
 
 
-@pytest.fixture(scope="module")
-def api_instance(cf):
+@pytest.fixture(scope="module", name="api_instance")
+def fixture_api_instance(cf):
     return cf.create_instance(plan="api", parameters={"roles": ["MonitoringDataRead"]})[0]
 
 
-@pytest.fixture(scope="module")
-def external_ca(tmp_path_factory):
+@pytest.fixture(scope="module", name="external_ca")
+def fixture_external_ca(tmp_path_factory):
     return write_external_ca(tmp_path_factory.mktemp("ext-ca"))
 
 
-@pytest.fixture(scope="module")
-def trusting_sandbox(external_ca, tmp_path_factory):
+@pytest.fixture(scope="module", name="trusting_sandbox")
+def fixture_trusting_sandbox(external_ca, tmp_path_factory):
     from btp_sandbox import Sandbox, load_config  # pylint: disable=import-outside-toplevel
     state = tmp_path_factory.mktemp("trusting") / "conn.json"
     sandbox = Sandbox(load_config(overrides={"trust_ca_files": [external_ca[2]]}), state_file=str(state)).start()
@@ -164,8 +164,8 @@ def test_details_404_until_key_created(cf, flow_instance):
 
 
 def test_certificate_key_shape(cf, conn, flow_instance):
-    key, _, details = cf.create_key(flow_instance["guid"], parameters={"key-type": "certificate", "validity": 30,
-                                                                         "key-length": 2048})
+    params = {"key-type": "certificate", "validity": 30, "key-length": 2048}
+    key, _, details = cf.create_key(flow_instance["guid"], parameters=params)
     oauth = details["credentials"]["oauth"]
     assert "clientsecret" not in oauth
     assert oauth["tokenurl"] == conn["tenants"][0]["cert_token_url"]
@@ -290,8 +290,8 @@ def test_external_certificate_key(trusting_sandbox, external_ca):
     cf = Cf(trusting_sandbox.connection)
     instance, _ = cf.create_instance()
     pem = external_cert_pem(external_ca[0], external_ca[1], "ext-client")
-    _, job, details = cf.create_key(instance["guid"], parameters={"key-type": "certificate_external", "X.509": pem,
-                                                                   "validity": 365})
+    params = {"key-type": "certificate_external", "X.509": pem, "validity": 365}
+    _, job, details = cf.create_key(instance["guid"], parameters=params)
     assert job["state"] == "COMPLETE"
     oauth = details["credentials"]["oauth"]
     assert "key" not in oauth and "clientsecret" not in oauth
@@ -307,8 +307,8 @@ def test_external_certificate_escaped_newlines_accepted(trusting_sandbox, extern
     cf = Cf(trusting_sandbox.connection)
     instance, _ = cf.create_instance()
     pem = external_cert_pem(external_ca[0], external_ca[1], "escaped")
-    _, job, _ = cf.create_key(instance["guid"], parameters={"key-type": "certificate_external",
-                                                             "X.509": pem.replace("\n", "\\n")})
+    params = {"key-type": "certificate_external", "X.509": pem.replace("\n", "\\n")}
+    _, job, _ = cf.create_key(instance["guid"], parameters=params)
     assert job["state"] == "COMPLETE"
 
 
@@ -318,8 +318,8 @@ def test_external_certificate_expired_or_chain_rejected(trusting_sandbox, extern
     expired = external_cert_pem(external_ca[0], external_ca[1], "old", expired=True)
     _, job, _ = cf.create_key(instance["guid"], parameters={"key-type": "certificate_external", "X.509": expired})
     assert "has expired" in broker_failure(job)
-    chain = external_cert_pem(external_ca[0], external_ca[1], "chained") + open(
-        trusting_sandbox.config.trust_ca_files[0], encoding="utf-8").read()
+    with open(trusting_sandbox.config.trust_ca_files[0], encoding="utf-8") as handle:
+        chain = external_cert_pem(external_ca[0], external_ca[1], "chained") + handle.read()
     _, job, _ = cf.create_key(instance["guid"], parameters={"key-type": "certificate_external", "X.509": chain})
     assert "exactly one certificate" in broker_failure(job)
 

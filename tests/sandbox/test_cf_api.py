@@ -9,13 +9,13 @@ import requests
 from core_helpers import Cf, unique
 
 
-@pytest.fixture(scope="module")
-def conn(btp_sandbox):
+@pytest.fixture(scope="module", name="conn")
+def fixture_conn(btp_sandbox):
     return btp_sandbox.connection
 
 
-@pytest.fixture(scope="module")
-def cf(conn):
+@pytest.fixture(scope="module", name="cf")
+def fixture_cf(conn):
     return Cf(conn)
 
 
@@ -185,8 +185,7 @@ def test_per_page_limits(cf, per_page, status):
 def test_pagination_envelope_with_absolute_hrefs(cf, conn):
     tag = unique("page")
     for index in range(3):
-        cf.create_instance("%s-%d" % (tag, index), labels=None) if False else cf.create_instance(
-            "%s-%d" % (tag, index), metadata={"labels": {"page-test": tag}})
+        cf.create_instance("%s-%d" % (tag, index), metadata={"labels": {"page-test": tag}})
     first = cf.get("/v3/service_instances", params={"label_selector": "page-test=" + tag, "per_page": 2}).json()
     pagination = first["pagination"]
     assert pagination["total_results"] == 3 and pagination["total_pages"] == 2

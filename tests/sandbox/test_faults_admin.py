@@ -8,13 +8,13 @@ import requests
 from core_helpers import Cf, unique
 
 
-@pytest.fixture
-def sandbox(sandbox_factory):
+@pytest.fixture(name="sandbox")
+def fixture_sandbox(sandbox_factory):
     return sandbox_factory()
 
 
-@pytest.fixture
-def admin(sandbox):
+@pytest.fixture(name="admin")
+def fixture_admin(sandbox):
     base, ca = sandbox.connection["admin_url"], sandbox.connection["ca_bundle"]
 
     def call(method, path, **kwargs):
