@@ -352,3 +352,50 @@ def test_every_env_fallback_is_injected_or_excluded_on_purpose(module_utils):
     decided = set(INJECTED_OPTION) | set(NOT_INJECTED)
     assert read - decided == set(), "new env fallbacks: inject them in a credential type or list them in NOT_INJECTED"
     assert set(NOT_INJECTED) - read == set(), "NOT_INJECTED names variables no module reads any more"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# as code: the !unsafe vars file reaches a module literally
+
+AS_CODE = REPO_ROOT / "extensions" / "aap" / "credential_types_as_code.yml"
+AS_CODE_PLAY = """---
+- name: What awx.awx.credential_type would receive
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Load the credential types as code
+      ansible.builtin.include_vars:
+        file: {vars_file}
+    - name: Pass them to a module, as the awx.awx.credential_type task of docs/aap.md does
+      ansible.builtin.copy:
+        content: "{{{{ {{'name': item.name, 'description': item.description, 'kind': item.kind, 'inputs': item.inputs,
+                       'injectors': item.injectors}} | to_json }}}}"
+        dest: "{out_dir}/{{{{ item.name | replace(' ', '_') }}}}.json"
+        mode: "0600"
+      loop: "{{{{ sap_btp_credential_types }}}}"
+"""
+
+
+def test_as_code_vars_file_matches_and_is_not_templated(tmp_path):
+    """Every field id exists as a variable in the play; had Ansible templated an injector, the module would see
+    'TEMPLATED-...' instead of the Jinja2 source AWX needs."""
+    import subprocess  # pylint: disable=import-outside-toplevel
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(AS_CODE_PLAY.format(vars_file=AS_CODE, out_dir=tmp_path), encoding="utf-8")
+    shipped = {d["name"]: d for d in load_credential_types().values()}
+    field_ids = {f["id"] for d in shipped.values() for f in d["inputs"]["fields"]}
+    extra = {field_id: "TEMPLATED-" + field_id for field_id in field_ids}
+    extra["tower"] = {"filename": {"service_key": "TEMPLATED", "certificate": "TEMPLATED", "private_key": "TEMPLATED",
+                                   "ca_bundle": "TEMPLATED"}}
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false")
+    proc = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), str(playbook), "-e", json.dumps(extra)],
+                          capture_output=True, text=True, env=env, timeout=300, check=False, cwd=str(tmp_path))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    received = {}
+    for path in tmp_path.glob("*.json"):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        received[data["name"]] = data
+    assert set(received) == set(shipped)
+    for name, definition in shipped.items():
+        assert received[name] == {key: definition[key] for key in ("name", "description", "kind", "inputs", "injectors")}, name
+    assert "TEMPLATED" not in json.dumps(received)
