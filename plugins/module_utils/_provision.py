@@ -294,6 +294,9 @@ class InstanceManager:
         instance = client.find_instance(name)
         if instance is None:
             return self._result(result, None, None, None, before=None)
+        if instance.get("offering_name") and instance["offering_name"] != self.offering:
+            raise ParameterError("offering", "service instance '%s' has offering '%s', not '%s'; set offering: %s to delete it" % (
+                name, instance["offering_name"], self.offering, instance["offering_name"]))
         lastop = last_operation(instance)
         if operation_in_progress(instance) and lastop.get("type") == "delete":
             result["adopted"] = "delete"
@@ -720,7 +723,8 @@ class KeyManager:
         if existing is not None:
             reasons = self.mismatches(key, creds)
             if reasons:
-                raise ParameterError("name", "service key '%s' was created concurrently by someone else and does not match the task: %s" % (name, "; ".join(reasons)))
+                raise ParameterError("name", "service key '%s' was created concurrently by someone else and does not match the task: %s" % (
+                    name, "; ".join(reasons)))
         return self._result(result, key, instance_guid, instance_name, raw, creds, before=before or {"state": "absent"})
 
     def absent(self):

@@ -113,8 +113,8 @@ class FakeCf:
     def route(self, method, path, query, body, url):
         seg = path.strip("/").split("/")
         if path == "/":
-            return response(200, {"links": {"self": {"href": API}, "cloud_controller_v3": {"href": API + "/v3"}, "login": {"href": UAA},
-                                             "uaa": {"href": UAA}, "credhub": None}})
+            links = {"self": {"href": API}, "cloud_controller_v3": {"href": API + "/v3"}, "login": {"href": UAA}, "uaa": {"href": UAA}, "credhub": None}
+            return response(200, {"links": links})
         if path == "/v3/organizations":
             return self.page([{"guid": ORG_GUID, "name": "acme-org"}] if query.get("names", "").lower() == "acme-org" else [])
         if path == "/v3/spaces":
@@ -198,7 +198,8 @@ class FakeCf:
             return cf_error(404, 10010, "CF-ResourceNotFound", "Service instance not found")
         if len(rest) == 2 and rest[1] == "parameters":
             if not self.retrievable:
-                return cf_error(400, 120004, "CF-ServiceFetchInstanceParametersNotSupported", "This service does not support fetching service instance parameters.")
+                return cf_error(400, 120004, "CF-ServiceFetchInstanceParametersNotSupported",
+                                "This service does not support fetching service instance parameters.")
             return response(200, inst["parameters"])
         if method == "GET":
             return response(200, self.instance_json(inst))
@@ -277,14 +278,16 @@ class FakeCf:
             return self.page([self.key_json(k) for k in found], included)
         if not rest and method == "POST":
             inst_guid = body["relationships"]["service_instance"]["data"]["guid"]
-            existing = next((k for k in self.keys.values() if k["name"] == body["name"] and k["relationships"]["service_instance"]["data"]["guid"] == inst_guid), None)
+            existing = next((k for k in self.keys.values()
+                             if k["name"] == body["name"] and k["relationships"]["service_instance"]["data"]["guid"] == inst_guid), None)
             if existing is not None:
                 if existing["last_operation"]["type"] == "create" and existing["last_operation"]["state"] == "failed":
                     del self.keys[existing["guid"]]
                 else:
                     return cf_error(422, 10008, "CF-UnprocessableEntity", "The binding name is invalid. Key binding names must be unique. "
                                     "The service instance already has a key binding with name '%s'." % body["name"])
-            key = self.add_key(body["name"], inst_guid, state="initial", credentials=self.key_factory(self.instances.get(inst_guid), body.get("parameters") or {}),
+            credentials = self.key_factory(self.instances.get(inst_guid), body.get("parameters") or {})
+            key = self.add_key(body["name"], inst_guid, state="initial", credentials=credentials,
                                annotations=(body.get("metadata") or {}).get("annotations"))
             key["parameters"] = body.get("parameters") or {}
 

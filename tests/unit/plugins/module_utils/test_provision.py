@@ -193,6 +193,15 @@ def test_absent_check_real_idempotent_with_cascade(tmp_path):
     assert not result["changed"] and len(fake.calls) == 1
 
 
+def test_absent_refuses_other_offering(tmp_path):
+    fake = FakeCf()
+    fake.add_instance("orders", plan_guid="plan-lite")
+    with pytest.raises(ParameterError, match="^offering: service instance 'orders' has offering 'destination'"):
+        run_instance(fake, tmp_path, state="absent")
+    assert not writes(fake)
+    assert run_instance(fake, tmp_path, state="absent", offering="destination")["changed"]
+
+
 def test_absent_adopts_delete_in_progress(tmp_path):
     fake = FakeCf()
     fake.add_instance("orders", state="in progress", op_type="delete")
@@ -241,7 +250,8 @@ def key_params(**overrides):
 def run_key(fake, tmp_path, check_mode=False, **overrides):
     client = make_client(fake, tmp_path)
     registered = []
-    manager = _provision.KeyManager(client, key_params(**overrides), check_mode=check_mode, warn=client.warn, register_secrets=lambda *values: registered.extend(values))
+    manager = _provision.KeyManager(client, key_params(**overrides), check_mode=check_mode, warn=client.warn,
+                                    register_secrets=lambda *values: registered.extend(values))
     manager.validate()
     result = manager.present() if manager.p["state"] == "present" else manager.absent()
     result["registered"] = registered
