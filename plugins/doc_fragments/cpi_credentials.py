@@ -13,7 +13,8 @@ class ModuleDocFragment:
 options:
   service_key:
     description:
-      - An C(it-rt) service key, as a dictionary or JSON text. Accepted shapes are the key as the cockpit and
+      - >-
+        An C(it-rt) service key, as a dictionary or JSON text. Accepted shapes are the key as the cockpit and
         C(cf service-key) show it (C({"oauth": {...}})), the bare C(oauth) object, the Cloud Foundry C(/details)
         answer (C({"credentials": {...}})), and the registered result of the C(sap_btp.cloud_integration.service_key) module
         or the normalised credentials of the C(sap_btp.cloud_integration.credentials) lookup.
@@ -78,11 +79,13 @@ options:
   client_auth:
     description:
       - How a client secret is sent to the token endpoint.
-      - V(basic) sends C(Authorization: Basic) with C(grant_type) and C(client_id) in the form body (the XSUAA
+      - >-
+        V(basic) sends C(Authorization: Basic) with C(grant_type) and C(client_id) in the form body (the XSUAA
         documentation sample). Client id and secret are URL-encoded, with the header C(X-CF-ENCODED-CREDENTIALS: true),
         when they contain characters such as C(+), C(%) or C(:).
       - V(body) sends C(client_id) and C(client_secret) in the form body, without an C(Authorization) header.
-      - V(query) sends C(Authorization: Basic) and C(?grant_type=client_credentials) in the query string, with an
+      - >-
+        V(query) sends C(Authorization: Basic) and C(?grant_type=client_credentials) in the query string, with an
         empty body (the style of the Cloud Integration documentation and Project Piper).
       - Ignored for certificate credentials, which always use mTLS on the C(.authentication.cert.) host.
     type: str

@@ -13,7 +13,8 @@ version_added: 0.1.0
 description:
   - Sends a request to an iFlow endpoint on the runtime (C(-rt)) host of an V(integration-flow) service key, with
     an OAuth token from the shared token cache, Basic client id/secret, or the key's client certificate.
-  - Performs the CSRF handshake of the HTTPS sender adapter when the endpoint answers 403 with
+  - >-
+    Performs the CSRF handshake of the HTTPS sender adapter when the endpoint answers 403 with
     C(X-CSRF-Token: required).
   - Returns the message processing log (MPL) id from the C(sap_messageprocessinglogid) header, or from the body of
     a failed (500) call, so the message can be followed with M(sap_btp.cloud_integration.message_processing_log_info).
@@ -73,7 +74,7 @@ options:
     choices: [oauth, basic, certificate]
     default: oauth
   csrf:
-    description: Perform the CSRF handshake when the endpoint asks for it (403 with C(X-CSRF-Token: required)).
+    description: Perform the CSRF handshake when the endpoint asks for it (403 with C(X-CSRF-Token) V(required)).
     type: bool
     default: true
   status_code:

@@ -11,7 +11,8 @@ module: message_processing_log_info
 short_description: Find SAP Cloud Integration message processing logs and wait for their status
 version_added: 0.1.0
 description:
-  - Reads message processing logs (MPLs) through the Cloud Integration OData API with an V(api) service key
+  - >-
+    Reads message processing logs (MPLs) through the Cloud Integration OData API with an V(api) service key
     (role C(MonitoringDataRead)): one log by O(mpl_id), or the logs of a O(correlation_id), or of an
     O(integration_flow) in a time window with given O(status) values.
   - With O(wait_for), polls until every matching log has one of those statuses. A log that ends in another final

@@ -11,13 +11,15 @@ module: odata_request
 short_description: Read and write the SAP Cloud Integration OData API (/api/v1), with paging
 version_added: 0.1.0
 description:
-  - Generic access to the Cloud Integration OData API v1 (OData V2) of an V(api) service key: an entity set, a key
+  - >-
+    Generic access to the Cloud Integration OData API v1 (OData V2) of an V(api) service key: an entity set, a key
     and a navigation path (or a raw O(path)), with typed query options and raw ones.
   - Reads follow the server's C(__next) links, or page with C($skip) (O(page_size), or when the server stops
     linking before C(__count) is reached), up to O(max_items). When a server ignores C($skip) and answers the same
     entities again (as the C(IntegrationPackages('X')/IntegrationDesigntimeArtifacts) navigation does), paging stops
     and the collection is read once without client paging, instead of looping forever.
-  - Results are flattened into RV(results) (collections) or RV(entity) (single entities), with C(/Date(ms\)/)
+  - >-
+    Results are flattened into RV(results) (collections) or RV(entity) (single entities), with C(/Date(ms\)/)
     values as ISO 8601 and C(__metadata) and deferred navigations dropped unless O(keep_metadata=true).
   - Writes (POST, PUT, PATCH, MERGE, DELETE) fetch a CSRF token first and send it (the API may not need one with a
     bearer token; then none is sent).
@@ -82,7 +84,8 @@ options:
     default: false
   query:
     description:
-      - More query options as a dictionary (or a query string), sent as given, for example
+      - >-
+        More query options as a dictionary (or a query string), sent as given, for example
         C({"filterCustomHeaderProperties": "'po_number' eq '12345'"}).
     type: raw
   paging:

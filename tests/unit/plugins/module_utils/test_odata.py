@@ -51,8 +51,8 @@ def test_query_options_and_encoding():
     options = _odata.query_options(filter="IntegrationArtifact/Id eq 'Orders' and Status ne 'DISCARDED'", select=["MessageGuid", "Status"],
                                    orderby=["LogEnd desc"], top=10, skip=5, inlinecount=True,
                                    query={"filterCustomHeaderProperties": "'po' eq '1'"})
-    assert [name for name, _value in options] == ["$filter", "$select", "$orderby", "$top", "$skip", "$inlinecount",
-                                                 "filterCustomHeaderProperties"]
+    names = ["$filter", "$select", "$orderby", "$top", "$skip", "$inlinecount", "filterCustomHeaderProperties"]
+    assert [name for name, _value in options] == names
     url = _odata.with_options(ROOT + "/MessageProcessingLogs", options)
     assert "$filter=IntegrationArtifact/Id%20eq%20'Orders'%20and%20Status%20ne%20'DISCARDED'" in url
     assert "$select=MessageGuid,Status" in url and "$orderby=LogEnd%20desc" in url and "+" not in url
