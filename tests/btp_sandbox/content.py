@@ -35,7 +35,6 @@ Historic MPLs: ``config.runtime.history_mpls`` (3000) logs per tenant spread ove
 Extra iFlows come from ``config.runtime.iflows`` (dicts shaped like ``DEFAULT_IFLOWS``).
 """
 
-from __future__ import annotations
 
 import base64
 import copy

@@ -11,7 +11,6 @@ certificate key. Roles per resource follow the CF role templates; ``AuthGroup_*`
 in ``AUTH_GROUPS`` (an approximation of the real role collections). Settings: ``sandbox.config.odata``.
 """
 
-from __future__ import annotations
 
 import datetime
 import json
@@ -547,8 +546,9 @@ def _entry_xml(parent, base, entity_type, entity, select, updated):
     for nav, _target, mult in navs:
         if select is None or nav in select:
             kind = "feed" if mult == "*" else "entry"
-            ET.SubElement(entry, "{%s}link" % ATOM, {"href": "%s/%s" % (rel, nav), "rel": NS_RELATED + nav,
-                                                    "type": "application/atom+xml;type=%s" % kind, "title": nav})
+            attrs = {"href": "%s/%s" % (rel, nav), "rel": NS_RELATED + nav,
+                     "type": "application/atom+xml;type=%s" % kind, "title": nav}
+            ET.SubElement(entry, "{%s}link" % ATOM, attrs)
     ET.SubElement(entry, "{%s}category" % ATOM, {"term": "%s.%s" % (NS, entity_type), "scheme": NS_SCHEME})
     content_el = ET.SubElement(entry, "{%s}content" % ATOM, {"type": "application/xml"})
     properties = ET.SubElement(content_el, "{%s}properties" % NS_M)
@@ -696,7 +696,7 @@ def create_app(sandbox, tenant):
     def on_odata_error(err):
         return error_response(err, wants_json(request))
 
-    def query_collection(entity_type, items, allow_inlinecount=True, ignore_skip=False, title=None):
+    def query_collection(entity_type, items, allow_inlinecount=True, ignore_skip=False, title=None, decorate=None):
         args = request.args
         as_json = wants_json(request)
         cfg = odata_config(sandbox)
@@ -727,6 +727,8 @@ def create_app(sandbox, tenant):
             query = "&".join("%s=%s" % (quote(k, safe="$"), quote(v, safe="$'(),:/")) for k, v in params)
             next_link = "%s%s?%s" % (base_url(), request.path.split("/api/v1/", 1)[1], query)
         count = total if inline == "allpages" else None
+        if decorate is not None:
+            page = [decorate(e) for e in page]
         return collection_response(base_url(), entity_type, page, as_json, count, next_link, select, title)
 
     def count_response(items, entity_type):
@@ -744,8 +746,7 @@ def create_app(sandbox, tenant):
     def mpls():
         content.settle_mpls(store, tenant.name)
         with store.lock:
-            items = list(store.mpls.get(tenant.name, []))
-        return [_with_link(m) for m in items]
+            return list(store.mpls.get(tenant.name, []))
 
     def _with_link(mpl):
         if mpl.get("AlternateWebLink"):
@@ -798,7 +799,7 @@ def create_app(sandbox, tenant):
     @app.route("/api/v1/MessageProcessingLogs", methods=["GET"])
     def mpl_collection():
         guard(ROLE_MPL)
-        return query_collection("MessageProcessingLog", mpls())
+        return query_collection("MessageProcessingLog", mpls(), decorate=_with_link)
 
     @app.route("/api/v1/MessageProcessingLogs/$count", methods=["GET"])
     def mpl_count():

@@ -6,7 +6,6 @@ prefix) -> plan/role (403) -> method (405) -> CSRF (403 + ``X-CSRF-Token: requir
 calls write an MPL. Settings: ``sandbox.config.runtime`` (RuntimeConfig).
 """
 
-from __future__ import annotations
 
 import base64
 import binascii
@@ -129,13 +128,12 @@ def find_iflow(iflows, servlet, address, case_sensitive=False):
     for iflow in candidates:
         if not iflow["address"].endswith("*") and _norm(iflow["address"], case_sensitive) == wanted:
             return iflow
-    best = None
+    best, best_length = None, -1
     for iflow in candidates:
         if iflow["address"].endswith("/*"):
             prefix = _norm(iflow["address"][:-2], case_sensitive)
-            if wanted == prefix or wanted.startswith(prefix + "/"):
-                if best is None or len(prefix) > len(best["address"]):
-                    best = iflow
+            if (wanted == prefix or wanted.startswith(prefix + "/")) and len(prefix) > best_length:
+                best, best_length = iflow, len(prefix)
     return best
 
 
@@ -304,8 +302,7 @@ def create_app(sandbox, tenant):
         methods = iflow.get("methods")
         if methods and request.method not in methods:
             return tomcat_error(405, {"Allow": ", ".join(methods)})
-        correlation = request.headers.get("SAP_MplCorrelationId") or content.new_guid()
-        mpl = content.start_runtime_mpl(store, tenant, iflow, correlation_id=correlation)
+        mpl = content.start_runtime_mpl(store, tenant, iflow)
         try:
             response, custom_status = run_behaviour(iflow, request)
         except ProcessingError as exc:

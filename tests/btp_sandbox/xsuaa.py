@@ -6,7 +6,6 @@ The same app serves the normal host (``cert=False``: client id + secret) and the
 mTLS with ``client_id`` in the body, secrets accepted as well). Settings: ``sandbox.config.xsuaa`` (XsuaaConfig).
 """
 
-from __future__ import annotations
 
 import base64
 import hashlib
