@@ -156,9 +156,16 @@ def new_session_ids(req):
     return (jsessionid or secrets.token_hex(16).upper(), vcap_id or secrets.token_hex(14))
 
 
+CSRF_TOKEN_CAP = 5000
+
+
 def issue_csrf(store, tenant, service, jsessionid, vcap_id):
+    """Issue a CSRF token bound to the session cookies (the oldest tokens expire beyond ``CSRF_TOKEN_CAP``)."""
     token = secrets.token_urlsafe(24)
     with store.lock:
+        if len(store.csrf) >= CSRF_TOKEN_CAP:
+            for old in sorted(store.csrf, key=lambda t: store.csrf[t]["created"])[:CSRF_TOKEN_CAP // 5]:
+                del store.csrf[old]
         store.csrf[token] = {"tenant": tenant.name, "service": service, "jsessionid": jsessionid,
                              "vcap_id": vcap_id, "created": time.time()}
     return token

@@ -417,6 +417,23 @@ def test_missing_role_gives_403_with_null_value(conn, cf, acme, api):
     assert write.status_code == 403
 
 
+def test_errors_are_xml_without_json_accept(conn, cf, acme, api):
+    http = make_session(conn, fetch_token(conn, _key(cf, acme, "api", ["WorkspacePackagesRead"])))
+    response = http.get(api + "/MessageProcessingLogs")
+    assert response.status_code == 403
+    assert response.headers["Content-Type"].startswith("application/xml")
+    root = ET.fromstring(response.content)
+    assert root.tag == M + "error" and root.find(M + "code").text == "Forbidden"
+
+
+def test_single_entity_in_atom(http, api):
+    response = http.get(api + "/IntegrationPackages('SandboxDemo')")
+    assert response.headers["Content-Type"].startswith("application/atom+xml;type=entry")
+    entry = ET.fromstring(response.content)
+    assert entry.tag == ATOM + "entry"
+    assert entry.find(ATOM + "content").find(M + "properties").find(D + "Id").text == "SandboxDemo"
+
+
 def test_monitoring_role_cannot_read_packages(conn, cf, acme, api):
     http = make_session(conn, fetch_token(conn, _key(cf, acme, "api", ["MonitoringDataRead"])))
     assert http.get(api + "/MessageProcessingLogs?$top=1", headers=JSON).status_code == 200

@@ -184,6 +184,17 @@ def test_csrf_handshake_with_cookies(btp_sandbox, conn, token, acme):
     assert response.headers["sap_messageprocessinglogid"]
 
 
+def test_csrf_fetch_with_head(btp_sandbox, conn, token, acme):
+    http = make_session(conn, token)
+    before = _mpl_count(btp_sandbox)
+    fetch = http.head(acme["runtime_url"] + "/http/csrf/echo", headers={"X-CSRF-Token": "Fetch"})
+    assert fetch.status_code == 200 and fetch.headers["X-CSRF-Token"]
+    assert _mpl_count(btp_sandbox) == before
+    response = http.put(acme["runtime_url"] + "/http/csrf/echo", data="put",
+                        headers={"X-CSRF-Token": fetch.headers["X-CSRF-Token"]})
+    assert response.status_code == 200 and response.text == "put"
+
+
 def test_csrf_token_is_bound_to_cookies(conn, token, acme):
     http = make_session(conn, token)
     csrf = http.get(acme["runtime_url"] + "/http/csrf/echo", headers={"X-CSRF-Token": "Fetch"}).headers["X-CSRF-Token"]
