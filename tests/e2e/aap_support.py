@@ -143,7 +143,7 @@ def validate_credential_type(definition):
             raise CredentialTypeError("field IDs must be unique (%s)" % field["id"])
         ids.append(field["id"])
         ftype = field.get("type", "string")
-        if "default" in field and type(field["default"]) is not {"string": str, "boolean": bool}[ftype]:  # noqa: E721
+        if "default" in field and not isinstance(field["default"], {"string": str, "boolean": bool}[ftype]):
             raise CredentialTypeError("%s is not a %s" % (field["default"], ftype))
         for key in ("choices", "multiline", "format", "secret"):
             if key in field and ftype != "string":
