@@ -22,7 +22,7 @@ description:
   - Operations in progress (also those started by other tools) are adopted and awaited; an instance whose create
     failed is replaced; an interrupted run converges on the next run without creating duplicates.
 author:
-  - sap_btp.cloud_integration contributors
+  - sap_btp.cloud_integration contributors (@sap-btp-community)
 extends_documentation_fragment:
   - sap_btp.cloud_integration.common
   - sap_btp.cloud_integration.cf_connection
@@ -284,7 +284,7 @@ def main():
         roles=dict(type="list", elements="str"),
         grant_types=dict(type="list", elements="str"),
         redirect_uris=dict(type="list", elements="str"),
-        token_validity=dict(type="int"),
+        token_validity=dict(type="int", no_log=False),
         parameters=dict(type="dict"),
         tags=dict(type="list", elements="str"),
         wait=dict(type="bool", default=True),

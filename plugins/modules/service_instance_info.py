@@ -17,7 +17,7 @@ description:
     progress, or until all are gone. Together with O(sap_btp.cloud_integration.service_instance#module:wait=false)
     this lets the provisioning of many instances overlap.
 author:
-  - sap_btp.cloud_integration contributors
+  - sap_btp.cloud_integration contributors (@sap-btp-community)
 extends_documentation_fragment:
   - sap_btp.cloud_integration.common
   - sap_btp.cloud_integration.cf_connection

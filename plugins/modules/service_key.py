@@ -24,7 +24,7 @@ description:
     C(sap_btp.cloud_integration.key_rotation) role; a credential is never replaced silently.
   - Secrets (C(clientsecret), the private C(key)) are masked in the result unless O(return_secrets=true).
 author:
-  - sap_btp.cloud_integration contributors
+  - sap_btp.cloud_integration contributors (@sap-btp-community)
 extends_documentation_fragment:
   - sap_btp.cloud_integration.common
   - sap_btp.cloud_integration.cf_connection

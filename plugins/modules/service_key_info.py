@@ -15,7 +15,7 @@ description:
     Cloud Foundry space, with metadata, key type, client id, URLs and certificate expiry (C(not_after), C(days_left)).
   - Secrets are not returned unless O(include_credentials=true).
 author:
-  - sap_btp.cloud_integration contributors
+  - sap_btp.cloud_integration contributors (@sap-btp-community)
 extends_documentation_fragment:
   - sap_btp.cloud_integration.common
   - sap_btp.cloud_integration.cf_connection
