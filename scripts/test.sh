@@ -87,7 +87,8 @@ do_lint() {
     local paths=()
     for d in roles playbooks; do [ -n "$(ls -A "$DEST/$d" 2>/dev/null)" ] && paths+=("$d"); done
     [ ${#paths[@]} -eq 0 ] && { echo "no roles or playbooks yet"; return 0; }
-    (cd "$DEST" && ansible-lint --offline --profile production "${paths[@]}")
+    # The staged tree is a real collections path, so playbooks resolve sap_btp.cloud_integration.* by FQCN.
+    (cd "$DEST" && ANSIBLE_COLLECTIONS_PATH="$STAGE_BASE" ansible-lint --offline --profile production "${paths[@]}")
 }
 
 what=${1:-all}

