@@ -65,7 +65,17 @@ options:
       - Private key of the client certificate (PEM text or the path of a PEM file).
       - Required for an external-certificate key, whose JSON holds the certificate but never the private key.
       - If not set, E(CPI_CLIENT_KEY) (PEM text) or E(CPI_CLIENT_KEY_PATH) is used.
+      - When O(client_cert) or O(client_key) is given, the task fails before any request if the private key does not
+        belong to the certificate.
     type: str
+  allow_http:
+    description:
+      - Accept plain C(http://) token and Cloud Integration URLs.
+      - Client credentials and tokens then travel unencrypted, so by default such URLs are rejected before any
+        request. Only for a local test server.
+      - If not set, E(SAP_BTP_ALLOW_HTTP) is used.
+    type: bool
+    default: false
 notes:
   - "Credential precedence: O(service_key), then O(service_key_path), then O(client_id). O(url), O(token_url),
     O(client_cert) and O(client_key) override or complete the values of a key."

@@ -30,6 +30,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from ansible.module_utils.basic import env_fallback
 
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._cache import CacheError, FileCache, cache_key
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._deps import crypto_lib
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._errors import ApiError, ParameterError, api_error_from_response, safe_url
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._service_key import (
     PLAN_API,
@@ -71,6 +72,7 @@ def cpi_argument_spec():
         url=dict(type="str", fallback=(env_fallback, ENV["url"])),
         client_cert=dict(type="str", fallback=(env_fallback, ENV["client_cert"])),
         client_key=dict(type="str", no_log=True, fallback=(env_fallback, ENV["client_key"])),
+        allow_http=dict(type="bool", default=False, fallback=(env_fallback, ["SAP_BTP_ALLOW_HTTP"])),
     )
 
 
@@ -148,11 +150,35 @@ def _read_key_file(path):
         raise ParameterError("service_key_path", "cannot read %s: %s" % (path, getattr(exc, "strerror", None) or exc)) from None
 
 
-def _validate_url(value, option):
+def _validate_url(value, option, allow_http=False):
     parts = urlsplit(value)
     if parts.scheme not in ("https", "http") or not parts.netloc:
         raise ParameterError(option, "expected an absolute https:// URL")
+    if parts.scheme == "http" and not allow_http:
+        raise ParameterError(
+            option,
+            "%s is a plain http:// URL, which would send client credentials and tokens unencrypted; use the https:// URL "
+            "of the service key, or set allow_http: true (only for a local test server)" % safe_url(value),
+        )
     return value.rstrip("/") if option == "url" else value
+
+
+def check_key_pair(certificate, key, option="client_key"):
+    """Fail before any request when the private key does not belong to the (first) certificate of the chain."""
+    crypto = crypto_lib()
+    try:
+        leaf = crypto.x509.load_pem_x509_certificates(certificate.encode("ascii"))[0]
+        private_key = crypto.serialization.load_pem_private_key(key.encode("ascii"), password=None)
+    except (ValueError, TypeError, UnicodeEncodeError) as exc:
+        raise ParameterError(option, "the client certificate or its private key cannot be loaded: %s" % exc) from None
+    spki = crypto.serialization.PublicFormat.SubjectPublicKeyInfo
+    der = crypto.serialization.Encoding.DER
+    if private_key.public_key().public_bytes(der, spki) != leaf.public_key().public_bytes(der, spki):
+        raise ParameterError(
+            option,
+            "the private key does not match the client certificate (subject %s); pass the private key that belongs to "
+            "this certificate" % leaf.subject.rfc4514_string(),
+        )
 
 
 def resolve_credentials(module, require_url=False, register=True):
@@ -219,9 +245,13 @@ def resolve_credentials(module, require_url=False, register=True):
         )
     if creds.get("key") and not creds.get("certificate"):
         raise ParameterError("client_cert", "client_key needs the matching certificate (client_cert or the key's 'certificate')")
-    creds["tokenurl"] = _validate_url(creds["tokenurl"], "token_url")
+    if (params.get("client_cert") or params.get("client_key")) and creds.get("certificate") and creds.get("key"):
+        # a pair assembled by the user (the key of an external certificate, or an override): check it belongs together
+        check_key_pair(creds["certificate"], creds["key"])
+    allow_http = bool(params.get("allow_http"))
+    creds["tokenurl"] = _validate_url(creds["tokenurl"], "token_url", allow_http)
     if creds.get("url"):
-        creds["url"] = _validate_url(creds["url"], "url")
+        creds["url"] = _validate_url(creds["url"], "url", allow_http)
     elif require_url:
         raise ParameterError("url", "the Cloud Integration URL is needed (the 'url' of the service key, or CPI_URL)")
     if creds.get("plan") is None:

@@ -151,6 +151,7 @@ def test_argument_spec_env_fallbacks_and_no_log():
         "service_key": ["CPI_SERVICE_KEY"], "service_key_path": ["CPI_SERVICE_KEY_PATH"], "client_id": ["CPI_CLIENT_ID"],
         "client_secret": ["CPI_CLIENT_SECRET"], "token_url": ["CPI_TOKEN_URL"], "url": ["CPI_URL"],
         "client_cert": ["CPI_CLIENT_CERT", "CPI_CLIENT_CERT_PATH"], "client_key": ["CPI_CLIENT_KEY", "CPI_CLIENT_KEY_PATH"],
+        "allow_http": ["SAP_BTP_ALLOW_HTTP"],
     }
     assert spec["service_key"]["no_log"] is True and spec["client_secret"]["no_log"] is True and spec["client_key"]["no_log"] is True
     assert spec["token_url"]["no_log"] is False and spec["service_key_path"]["no_log"] is False
@@ -233,6 +234,29 @@ def test_explicit_certificate_client_from_escaped_text():
     assert creds["certificate"] == CERT_PEM and _oauth.auth_method(creds) == "mtls"
     with pytest.raises(ParameterError, match="client_cert"):
         _oauth.resolve_credentials(FakeModule(client_id=RT_CLIENT, token_url=TOKEN_URL, client_cert=KEY_PEM, client_key=KEY_PEM))
+
+
+def test_key_that_does_not_match_the_certificate_fails_before_any_request():
+    other_cert, other_key = _cert_and_key()
+    del other_cert
+    with pytest.raises(ParameterError, match="client_key: the private key does not match the client certificate"):
+        _oauth.resolve_credentials(FakeModule(client_id=RT_CLIENT, token_url=TOKEN_URL, client_cert=CERT_PEM, client_key=other_key))
+    with pytest.raises(ParameterError, match="does not match"):
+        _oauth.resolve_credentials(FakeModule(service_key=cert_key(external=True), client_key=other_key))
+    with pytest.raises(ParameterError, match="cannot be loaded"):
+        _oauth.resolve_credentials(FakeModule(client_id=RT_CLIENT, token_url=TOKEN_URL, client_cert=CERT_PEM,
+                                              client_key="-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n"))
+
+
+def test_plain_http_urls_need_an_explicit_opt_in():
+    http_token_url = "http://127.0.0.1:8080/oauth/token"
+    with pytest.raises(ParameterError, match=r"token_url: http://127.0.0.1:8080/oauth/token is a plain http:// URL.*allow_http"):
+        _oauth.resolve_credentials(FakeModule(client_id=RT_CLIENT, client_secret=SECRET, token_url=http_token_url))
+    with pytest.raises(ParameterError, match="url: .*allow_http"):
+        _oauth.resolve_credentials(FakeModule(service_key=rt_key(), url="http://127.0.0.1:8081"))
+    creds = _oauth.resolve_credentials(FakeModule(client_id=RT_CLIENT, client_secret=SECRET, token_url=http_token_url,
+                                                  allow_http=True))
+    assert creds["tokenurl"] == http_token_url
 
 
 def test_wrong_plan_fails_before_any_request():
