@@ -244,11 +244,13 @@ class CfClient:
 
     @property
     def principal(self):
+        # A digest of the secret is part of the identity: a wrong or changed password must reach UAA (and fail there)
+        # instead of silently reusing a token cached with the previous one.
         auth = self.auth
         if auth["kind"] == "password":
-            return "user:%s:%s" % (auth.get("origin") or "", auth["username"])
+            return "user:%s:%s:%s" % (auth.get("origin") or "", auth["username"], cache_key(auth.get("password") or ""))
         if auth["kind"] == "client_credentials":
-            return "client:%s" % auth["client_id"]
+            return "client:%s:%s" % (auth["client_id"], cache_key(auth.get("client_secret") or ""))
         if auth["kind"] == "token":
             return "token:%s" % cache_key(auth["token"])
         return "cli:%s" % cache_key(auth.get("refresh_token") or auth.get("access_token"))

@@ -73,6 +73,20 @@ def test_bad_password_message_has_no_secret(tmp_path):
     assert info.value.status == 401
 
 
+def test_a_different_password_never_reuses_the_cached_token(tmp_path):
+    fake = FakeCf()
+    good = {"kind": "password", "username": "u", "password": "secret-pw", "origin": None}
+    make_client(fake, tmp_path, auth=good).space_guid()
+    assert fake.tokens == 1
+    make_client(fake, tmp_path, auth=dict(good)).access_token()
+    assert fake.tokens == 1
+    wrong = make_client(fake, tmp_path, auth=dict(good, password="wrong-pw"))
+    with pytest.raises(ApiError) as info:
+        wrong.access_token()
+    assert info.value.status == 401 and "Bad credentials" in str(info.value)
+    assert "secret-pw" not in wrong.principal and "wrong-pw" not in wrong.principal
+
+
 def test_invalid_auth_token_refreshes_once(tmp_path):
     fake = FakeCf()
     client = make_client(fake, tmp_path)
