@@ -34,9 +34,12 @@ def _b64(data):
     return base64.b64encode(data).decode("ascii") if data is not None else None
 
 
-def key_fingerprint(raw):
-    """A non-reversible fingerprint of the whole key, to compare deliveries without showing them."""
-    return fingerprint(json.dumps(_formats.key_fields(raw), sort_keys=True))
+FINGERPRINT_FIELDS = ("clientid", "clientsecret", "certificate", "key", "url", "tokenurl")
+
+
+def key_fingerprint(creds):
+    """A non-reversible fingerprint of the credentials (same for every input form and destination)."""
+    return fingerprint(json.dumps({name: creds.get(name) for name in FINGERPRINT_FIELDS}, sort_keys=True))
 
 
 def resolve_key(module):
@@ -84,7 +87,13 @@ def read_key_file(path, option="src"):
     except UnicodeDecodeError:
         raise ParameterError(option, "%s is not a text file (a service key is JSON)" % path) from None
     if path.lower().endswith(".json") or text.lstrip().startswith(("{", "[")):
-        return parse_raw_service_key(text, option=option, require_wrapper=True)
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = None
+        if not (isinstance(data, dict) and data.get("_postman_variable_scope") == _formats.POSTMAN_SCOPE):
+            # the cockpit's JSON (parse_raw_service_key reports bad JSON with the position of the error)
+            return parse_raw_service_key(text, option=option, require_wrapper=True)
     return parse_raw_service_key(_formats.parse_stored(text, "auto"), option=option, require_wrapper=True)
 
 
@@ -174,17 +183,17 @@ class CredentialsStore:
             result["changed_fields"] = names
             diff["before"].update(field_diff["before"])
             diff["after"].update(field_diff["after"])
-        changed = False
-        backups = []
-        for item, changed_content in zip(outputs, content_changed):
-            attrs = {}
-            written = _secret_io.write_file(self.module, item["path"], item["content"], mode=self.params["mode"], owner=self.params.get("owner"),
-                                            group=self.params.get("group"), backup=self.params["backup"],
-                                            same=(lambda current, _changed=changed_content: not _changed), diff=attrs)
-            changed = changed or written["changed"]
-            if written["backup_file"]:
-                backups.append(written["backup_file"])
-            self._merge_attr_diff(diff, attrs, item["path"], len(outputs) > 1)
+        attrs = [{} for dummy in outputs]
+        written = _secret_io.write_files(self.module, [
+            {"path": item["path"], "content": item["content"], "mode": self.params["mode"], "owner": self.params.get("owner"),
+             "group": self.params.get("group"), "backup": self.params["backup"], "same": (lambda current, _changed=changed_content: not _changed),
+             "diff": attrs[index]}
+            for index, (item, changed_content) in enumerate(zip(outputs, content_changed))
+        ])
+        changed = any(item["changed"] for item in written)
+        backups = [item["backup_file"] for item in written if item["backup_file"]]
+        for item, item_attrs in zip(outputs, attrs):
+            self._merge_attr_diff(diff, item_attrs, item["path"], len(outputs) > 1)
         result.update(changed=changed, backup_files=backups)
         return self._finish(result, diff, _header(result["paths"]))
 
@@ -286,7 +295,7 @@ class CredentialsStore:
     # -- helpers -------------------------------------------------------------------------------------------
     def _base_result(self, fmt, raw, creds, paths):
         return {"destination": self.params["destination"], "format": fmt, "path": paths[0] if paths else None, "paths": paths,
-                "key_type": creds.get("key_type"), "plan": creds.get("plan"), "fingerprint": key_fingerprint(raw),
+                "key_type": creds.get("key_type"), "plan": creds.get("plan"), "fingerprint": key_fingerprint(creds),
                 "changed_fields": [], "backup_files": []}
 
     @staticmethod

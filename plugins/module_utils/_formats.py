@@ -439,7 +439,7 @@ def parse_stored(content, fmt="auto", env_prefix=DEFAULT_ENV_PREFIX, follow_refe
 
         try:
             data = yaml_load(content)
-        except Exception as exc:  # pylint: disable=broad-except  (any YAML error means: not this format)
+        except Exception as exc:  # pylint: disable=broad-except
             raise ParameterError("format", "the content is neither JSON, YAML nor dotenv: %s" % str(exc).splitlines()[0]) from None
         if not isinstance(data, dict):
             raise ParameterError("format", "expected a mapping, got %s" % type(data).__name__)

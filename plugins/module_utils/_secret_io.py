@@ -70,7 +70,10 @@ def file_args(module, path, mode=None, owner=None, group=None):
 
 
 def _write_temp(directory, content):
-    fd, temp = tempfile.mkstemp(dir=directory, prefix=".sap_btp-")
+    try:
+        fd, temp = tempfile.mkstemp(dir=directory, prefix=".sap_btp-")
+    except OSError as exc:
+        raise ParameterError("path", "cannot create a file in %s: %s" % (directory, exc.strerror)) from None
     try:
         os.fchmod(fd, 0o600)
         with os.fdopen(fd, "wb") as handle:
@@ -84,6 +87,50 @@ def _write_temp(directory, content):
     return temp
 
 
+def write_files(module, items):
+    """Write several files as one unit: nothing is replaced unless every new file could be staged.
+
+    items: dicts with path, content (bytes) and optional mode, owner, group, backup, same, diff (see write_file).
+    All destinations are validated, all changed contents are written to temporary files next to their
+    destinations, and only then are the temporary files renamed into place. Returns one result per item.
+    """
+    for item in items:
+        check_writable(item["path"])
+    results = []
+    for item in items:
+        existing = read_file(item["path"])
+        if existing is None:
+            content_changed = True
+        elif item.get("same") is not None:
+            content_changed = not item["same"](existing)
+        else:
+            content_changed = existing != item["content"]
+        results.append({"changed": False, "content_changed": content_changed, "created": existing is None, "backup_file": None})
+    temps = {}
+    try:
+        if not module.check_mode:
+            for index, item in enumerate(items):
+                if results[index]["content_changed"]:
+                    temps[index] = _write_temp(os.path.dirname(os.path.abspath(item["path"])), item["content"])
+            for index, temp in temps.items():
+                item = items[index]
+                if not results[index]["created"] and item.get("backup"):
+                    results[index]["backup_file"] = module.backup_local(item["path"])
+                with private_umask():
+                    module.atomic_move(temp, item["path"])
+    finally:
+        for temp in temps.values():
+            if os.path.exists(temp):
+                module.cleanup(temp)
+    for item, result in zip(items, results):
+        attrs_changed = False
+        if os.path.exists(item["path"]):
+            args = file_args(module, item["path"], item.get("mode"), item.get("owner"), item.get("group"))
+            attrs_changed = module.set_fs_attributes_if_different(args, False, diff=item.get("diff"))
+        result["changed"] = bool(result["content_changed"] or attrs_changed)
+    return results
+
+
 def write_file(module, path, content, mode=None, owner=None, group=None, backup=False, same=None, diff=None):
     """Write content (bytes) to path if it differs; then enforce owner/group/mode.
 
@@ -92,31 +139,8 @@ def write_file(module, path, content, mode=None, owner=None, group=None, backup=
     diff: optional dict that receives the attribute changes (before/after mode, owner, group).
     Returns dict(changed, content_changed, created, backup_file).
     """
-    check_writable(path)
-    existing = read_file(path)
-    if existing is None:
-        content_changed = True
-    elif same is not None:
-        content_changed = not same(existing)
-    else:
-        content_changed = existing != content
-    result = {"changed": False, "content_changed": content_changed, "created": existing is None, "backup_file": None}
-    if content_changed and not module.check_mode:
-        temp = _write_temp(os.path.dirname(os.path.abspath(path)), content)
-        try:
-            if existing is not None and backup:
-                result["backup_file"] = module.backup_local(path)
-            with private_umask():
-                module.atomic_move(temp, path)
-        finally:
-            if os.path.exists(temp):
-                module.cleanup(temp)
-    attrs_changed = module.set_fs_attributes_if_different(file_args(module, path, mode, owner, group), False, diff=diff) \
-        if os.path.exists(path) else False
-    if existing is None and module.check_mode:
-        attrs_changed = False
-    result["changed"] = bool(content_changed or attrs_changed)
-    return result
+    return write_files(module, [{"path": path, "content": content, "mode": mode, "owner": owner, "group": group, "backup": backup,
+                                 "same": same, "diff": diff}])[0]
 
 
 def remove_file(module, path, backup=False):

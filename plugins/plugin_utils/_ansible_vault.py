@@ -71,5 +71,6 @@ def decrypt(loader, data, filename=None):
     try:
         plaintext, label, dummy = VaultLib(secrets).decrypt_and_get_vault_id(to_bytes(data).strip())
     except AnsibleError as exc:
-        raise VaultFileError("%s cannot be decrypted with the vault secrets of this run (%s)" % (filename or "the content", to_text(exc).splitlines()[0])) from None
+        reason = to_text(exc).splitlines()[0]
+        raise VaultFileError("%s cannot be decrypted with the vault secrets of this run (%s)" % (filename or "the content", reason)) from None
     return plaintext, label or header_vault_id(data)
