@@ -66,6 +66,7 @@ NOT_INJECTED = {
     "SAP_BTP_VALIDATE_CERTS": "disabling TLS verification is no credential (a boolean input would default to false)",
     "SAP_BTP_TIMEOUT": "a tuning knob, not a credential",
     "REQUESTS_CA_BUNDLE": "the requests library's own variable; SAP_BTP_CA_PATH takes precedence",
+    "SAP_BTP_ALLOW_HTTP": "allowing plain http:// endpoints is a test switch, not a credential",
 }
 
 
@@ -97,13 +98,25 @@ def all_fallbacks(module_utils):
     return fallback_envs(specs)
 
 
-def _pem(kind, body_char):
-    body = "\n".join([body_char * 64] * 3)
-    return "-----BEGIN %s-----\n%s\n-----END %s-----\n" % (kind, body, kind)
+def _self_signed():
+    """A real key pair and certificate: the modules check that a given private key matches its certificate."""
+    import datetime  # pylint: disable=import-outside-toplevel
+    from cryptography import x509  # pylint: disable=import-outside-toplevel
+    from cryptography.hazmat.primitives import hashes, serialization  # pylint: disable=import-outside-toplevel
+    from cryptography.hazmat.primitives.asymmetric import rsa  # pylint: disable=import-outside-toplevel
+    from cryptography.x509.oid import NameOID  # pylint: disable=import-outside-toplevel
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sb-cert-test")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=30)).sign(key, hashes.SHA256()))
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return cert.public_bytes(serialization.Encoding.PEM).decode("ascii"), key_pem.decode("ascii")
 
 
-CERT = _pem("CERTIFICATE", "C")
-KEY = _pem("PRIVATE KEY", "K")
+CERT, KEY = _self_signed()
 TOKEN_URL = "https://acme-dev.authentication.eu10.hana.ondemand.com/oauth/token"
 RT_URL = "https://acme-dev.it-cpi018-rt.cfapps.eu10-003.hana.ondemand.com"
 SECRET = "s3cr3t+/=:&value"
