@@ -20,7 +20,7 @@ description:
     a failed (500) call, so the message can be followed with M(sap_btp.cloud_integration.message_processing_log_info).
   - An V(api) key fails before any request, with a message that explains the two plans.
 author:
-  - sap_btp.cloud_integration contributors
+  - sap_btp.cloud_integration contributors (@sap-btp-community)
 extends_documentation_fragment:
   - sap_btp.cloud_integration.cpi_credentials
   - sap_btp.cloud_integration.cpi_credentials.TOKEN

@@ -20,7 +20,7 @@ description:
   - For logs in status V(FAILED), V(RETRY) or V(ESCALATED) the error text (C(ErrorInformation/$value)) is added.
   - An V(integration-flow) key fails before any request, with a message that explains the two plans.
 author:
-  - sap_btp.cloud_integration contributors
+  - sap_btp.cloud_integration contributors (@sap-btp-community)
 extends_documentation_fragment:
   - sap_btp.cloud_integration.cpi_credentials
   - sap_btp.cloud_integration.cpi_credentials.TOKEN

@@ -21,7 +21,7 @@ description:
     token request per client while the token stays valid for O(min_ttl) seconds.
   - The result holds the access token, so an action plugin marks it C(no_log); C(register) still receives it.
 author:
-  - sap_btp.cloud_integration contributors
+  - sap_btp.cloud_integration contributors (@sap-btp-community)
 extends_documentation_fragment:
   - sap_btp.cloud_integration.cpi_credentials
   - sap_btp.cloud_integration.cpi_credentials.TOKEN

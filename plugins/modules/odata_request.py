@@ -25,7 +25,7 @@ description:
     bearer token; then none is sent).
   - An V(integration-flow) key fails before any request, with a message that explains the two plans.
 author:
-  - sap_btp.cloud_integration contributors
+  - sap_btp.cloud_integration contributors (@sap-btp-community)
 extends_documentation_fragment:
   - sap_btp.cloud_integration.cpi_credentials
   - sap_btp.cloud_integration.cpi_credentials.TOKEN

@@ -10,7 +10,7 @@ import os
 import stat
 import sys
 import time
-from urllib.parse import parse_qs, unquote
+from urllib.parse import unquote
 
 import pytest
 
@@ -158,7 +158,7 @@ def test_argument_spec_env_fallbacks_and_no_log():
 
 
 @pytest.mark.parametrize("shape", [
-    lambda: rt_key(),
+    rt_key,
     lambda: rt_key()["oauth"],
     lambda: {"credentials": rt_key()},
     lambda: {"raw": rt_key(), "credentials": {"clientid": "ignored"}},
@@ -497,7 +497,7 @@ def test_concurrent_forks_fetch_once(tmp_path):
     counter = tmp_path / "count"
     counter.write_text("")
     barrier = context.Barrier(4)
-    workers = [context.Process(target=_fork_fetch, args=(str(tmp_path / "cache"), str(counter), barrier)) for _ in range(4)]
+    workers = [context.Process(target=_fork_fetch, args=(str(tmp_path / "cache"), str(counter), barrier)) for _index in range(4)]
     for worker in workers:
         worker.start()
     for worker in workers:
@@ -522,7 +522,7 @@ def test_decode_claims_and_describe(tmp_path):
 def test_expiry_uses_the_earlier_of_expires_in_and_exp(tmp_path):
     token = make_jwt(lifetime=100)
     answer = response(200, {"access_token": token, "expires_in": 43199})
-    tokens, _session = provider([answer], creds_for(rt_key()), tmp_path, cache=False, clock=lambda: time.time())
+    tokens, _session = provider([answer], creds_for(rt_key()), tmp_path, cache=False, clock=time.time)
     entry = tokens.token()
     assert entry["expires_at"] <= time.time() + 101
 
