@@ -10,8 +10,6 @@ requests = pytest.importorskip("requests")
 
 from ansible.module_utils.testing import patch_module_args  # noqa: E402
 
-from ansible_collections.sap_btp.cloud_integration.plugins.action.service_key import ActionModule as KeyAction  # noqa: E402
-from ansible_collections.sap_btp.cloud_integration.plugins.action.service_key_info import ActionModule as KeyInfoAction  # noqa: E402
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import _module  # noqa: E402
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._http import HttpClient  # noqa: E402
 from ansible_collections.sap_btp.cloud_integration.plugins.modules import service_instance, service_instance_info, service_key, service_key_info  # noqa: E402
@@ -68,14 +66,12 @@ def test_service_key_module_masks_secrets(fake, capsys):
     result, out = run(service_key, {"instance": "orders", "name": "k1"}, capsys, diff=True)
     assert result["changed"] and SECRET not in out and result["credentials"]["clientsecret"] == "********"
     assert result["secrets_returned"] is False and "sha256:" in result["diff"]["after"]["credential_sha256"]
-    assert KeyAction.result_has_secrets(None, {}, result) is False
 
 
 def test_service_key_module_return_secrets(fake, capsys):
     fake.add_instance("orders")
     result, dummy = run(service_key, {"instance": "orders", "name": "k1", "return_secrets": True}, capsys)
     assert result["credentials"]["clientsecret"] == SECRET and result["raw"]["oauth"]["clientsecret"] == SECRET
-    assert KeyAction.result_has_secrets(None, {}, result) is True
 
 
 def test_service_key_module_failure_message_without_secret(fake, capsys):
@@ -95,10 +91,8 @@ def test_info_modules(fake, capsys):
     assert result["missing"] == ["gone"]
     result, out = run(service_key_info, {}, capsys)
     assert result["service_keys"][0]["key_type"] == "client_secret" and result["service_keys"][0]["credentials"] is None and SECRET not in out
-    assert KeyInfoAction.result_has_secrets(None, {}, result) is False
     result, dummy = run(service_key_info, {"instance": "orders", "include_credentials": True}, capsys)
     assert result["service_keys"][0]["credentials"]["clientsecret"] == SECRET
-    assert KeyInfoAction.result_has_secrets(None, {}, result) is True
 
 
 def test_wait_for_needs_names(fake, capsys):
