@@ -264,6 +264,7 @@ class InstanceManager:
                 name, last_operation(instance).get("description") or "no details"))
         before = instance if failed_create else None
         if self.check_mode:
+            client.plan_guid(self.offering, self.plan)  # an unknown offering or plan fails in check mode too
             predicted = {"name": name, "offering_name": self.offering, "plan_name": self.plan, "tags": self.p.get("tags") or [],
                          "last_operation": {"type": "create", "state": "initial"},
                          "relationships": {"space": {"data": {"guid": client.space_guid()}}}}

@@ -58,6 +58,13 @@ def test_create_check_mode_then_real_then_idempotent(tmp_path):
     assert len(fake.calls) == 1  # the offering is known not to expose parameters
 
 
+def test_check_mode_reports_unknown_plan(tmp_path):
+    fake = FakeCf()
+    with pytest.raises(ParameterError, match="^plan: service offering 'destination' has no plan 'premium'; available plans: lite"):
+        run_instance(fake, tmp_path, check_mode=True, offering="destination", plan="premium")
+    assert not writes(fake)
+
+
 def test_parameter_drift_from_annotation_updates_and_diffs(tmp_path):
     fake = FakeCf()
     run_instance(fake, tmp_path, roles=["ESBMessaging.send"])
