@@ -37,6 +37,7 @@ pytest_plugins = ["btp_sandbox.pytest_plugin"]
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NAMESPACE, NAME = "sap_btp", "cloud_integration"
 BIN_DIR = Path(sys.executable).parent
+CALLBACK_DIR = Path(__file__).resolve().parent / "callback_plugins"
 STAGE_EXCLUDES = {".git", ".venv", "build", ".stage", "demo-output", ".pytest_cache", "__pycache__"}
 STAGE_EXCLUDED_PATHS = {"tests/output", "benchmarks/output"}
 RECAP_RE = re.compile(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
@@ -147,16 +148,6 @@ class PlaybookResult:
             self.rc, " ".join(self.command), self.failure_messages(), self.stderr[-4000:], self.stdout[-6000:])
 
 
-def _parse_json_output(stdout):
-    start = stdout.find("{")
-    if start < 0:
-        return {}
-    try:
-        return json.loads(stdout[start:])
-    except ValueError:
-        return {}
-
-
 def playbook_env(collections_path, cache_dir, extra=None):
     env = dict(os.environ)
     env.update({
@@ -178,11 +169,17 @@ def playbook_env(collections_path, cache_dir, extra=None):
 
 
 def run_ansible_playbook(playbook, inventory, collections_path, cache_dir, extra_vars=None, check=False, diff=False,
-                         callback="ansible.builtin.json", env=None, args=(), timeout=600):
-    """Run ``ansible-playbook`` and return a PlaybookResult. ``playbook`` is an FQCN or a path."""
+                         callback="ansible.builtin.default", env=None, args=(), timeout=900):
+    """Run ``ansible-playbook`` and return a PlaybookResult. ``playbook`` is an FQCN or a path.
+
+    ``callback`` is the stdout callback (human-readable output in ``result.stdout``). Independently, the test-only
+    callback ``e2e_record`` (tests/e2e/callback_plugins) records every task result, the per-host stats and the
+    ``set_stats`` data as JSON into ``result.data``.
+    """
     command = [str(BIN_DIR / "ansible-playbook"), "-i", str(inventory), playbook]
+    token = uuid.uuid4().hex[:8]
     if extra_vars:
-        vars_file = Path(cache_dir) / ("extra-vars-%s.json" % uuid.uuid4().hex[:8])
+        vars_file = Path(cache_dir) / ("extra-vars-%s.json" % token)
         vars_file.write_text(json.dumps(extra_vars), encoding="utf-8")
         command += ["-e", "@%s" % vars_file]
     if check:
@@ -190,16 +187,23 @@ def run_ansible_playbook(playbook, inventory, collections_path, cache_dir, extra
     if diff:
         command.append("--diff")
     command += list(args)
+    record = Path(cache_dir) / ("record-%s.json" % token)
     run_env = playbook_env(collections_path, cache_dir, env)
+    plugins = [str(CALLBACK_DIR)] + [p for p in run_env.get("ANSIBLE_CALLBACK_PLUGINS", "").split(os.pathsep) if p]
+    enabled = ["e2e_record"] + [c for c in run_env.get("ANSIBLE_CALLBACKS_ENABLED", "").split(",") if c]
+    run_env.update({"ANSIBLE_CALLBACK_PLUGINS": os.pathsep.join(plugins), "ANSIBLE_CALLBACKS_ENABLED": ",".join(enabled),
+                    "E2E_RECORD_FILE": str(record)})
     if callback:
         run_env["ANSIBLE_STDOUT_CALLBACK"] = callback
-        run_env["ANSIBLE_CALLBACK_RESULT_FORMAT"] = "json"
     proc = subprocess.run(command, capture_output=True, text=True, env=run_env, timeout=timeout, check=False,
                           cwd=str(cache_dir))
-    data = _parse_json_output(proc.stdout) if callback == "ansible.builtin.json" else {}
-    if not data and callback != "ansible.builtin.json":
-        data = {"stats": {m.group(1): {"ok": int(m.group(2)), "changed": int(m.group(3)), "unreachable": int(m.group(4)),
-                                       "failures": int(m.group(5))} for m in RECAP_RE.finditer(proc.stdout)}}
+    data = {}
+    if record.exists():
+        data = json.loads(record.read_text(encoding="utf-8"))
+        record.unlink()
+    if not data.get("stats"):
+        data["stats"] = {m.group(1): {"ok": int(m.group(2)), "changed": int(m.group(3)), "unreachable": int(m.group(4)),
+                                      "failures": int(m.group(5))} for m in RECAP_RE.finditer(proc.stdout)}
     return PlaybookResult(proc.returncode, proc.stdout, proc.stderr, command, data)
 
 
@@ -225,7 +229,8 @@ def run_playbook(staged_collection, e2e_env):
 # inventories
 
 def cf_connection_vars(connection, tenant="acme"):
-    """The shared `cloud_integration_cf` inventory dict for one sandbox tenant."""
+    """The shared `cloud_integration_cf` inventory dict for one sandbox tenant (the CA bundle goes into
+    `cloud_integration_ca_path`)."""
     info = next(t for t in connection["tenants"] if t["name"] == tenant)
     return {
         "api": connection["cf"]["api_url"],
@@ -233,7 +238,6 @@ def cf_connection_vars(connection, tenant="acme"):
         "password": connection["cf"]["password"],
         "org": info["org"],
         "space": info["space"],
-        "ca_path": connection["ca_bundle"],
     }
 
 
