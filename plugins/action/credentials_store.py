@@ -5,7 +5,8 @@
 """Action plugin of sap_btp.cloud_integration.credentials_store (documented with the module).
 
 - ``credentials`` given as a dictionary is handed to the module as one JSON string, so that Ansible's no_log
-  masking hides the key as a whole instead of every short value inside it (which would garble results).
+  masking hides the key as a whole instead of every short value inside it (the plan name, the key type...),
+  which would garble the results.
 - ``destination: ansible_vault``: the module renders the key (phase ``read``) and returns it with the current
   file; this plugin decrypts the file with the run's vault secrets, compares, encrypts with the chosen vault id
   only when the content or the vault id changed, and lets the module write it atomically (phase ``write``).
@@ -27,7 +28,7 @@ from ansible_collections.sap_btp.cloud_integration.plugins.plugin_utils import _
 from ansible_collections.sap_btp.cloud_integration.plugins.plugin_utils._secret_action import SecretResultAction
 
 MODULE = "sap_btp.cloud_integration.credentials_store"
-SOURCE_ARGS = ("instance", "key", "credentials", "_credentials_json", "content", "src")
+SOURCE_ARGS = ("instance", "key", "credentials", "content", "src")
 SECRET_ARGS = ("content", "pkcs12_password", "token", "secret_id", "cf_password", "cf_client_secret", "cf_token")
 
 
@@ -77,9 +78,9 @@ class ActionModule(SecretResultAction):
         del tmp
         args = dict(self._task.args)
         self._remember_secrets(args)
-        credentials = args.pop("credentials", None)
-        if credentials is not None:
-            args["_credentials_json"] = credentials if isinstance(credentials, str) else json.dumps(credentials, default=to_text)
+        credentials = args.get("credentials")
+        if credentials is not None and not isinstance(credentials, str):
+            args["credentials"] = json.dumps(credentials, default=to_text)
         for internal in ("_vault_phase", "_vault_content"):
             args.pop(internal, None)
         if args.get("destination") == "ansible_vault" and args.get("state", "present") == "present":

@@ -10,7 +10,7 @@ name: credentials
 short_description: Read a stored SAP Cloud Integration service key back, in normalised form
 version_added: 0.1.0
 author:
-  - sap_btp.cloud_integration contributors
+  - sap_btp.cloud_integration contributors (@sap-btp-community)
 description:
   - Reads a service key that M(sap_btp.cloud_integration.credentials_store) (or a person) stored in a file, an Ansible Vault
     encrypted file or a KV version 2 secret on HashiCorp Vault or OpenBao, and returns it normalised - C(clientid),

@@ -27,7 +27,6 @@ from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._vault i
 
 DESTINATIONS = ("file", "ansible_vault", "hashicorp_vault")
 VAULT_FILE_FORMATS = ("json", "yaml", "env", "postman")
-SOURCE_OPTIONS = ("instance", "credentials", "_credentials_json", "content", "src")
 
 
 def _b64(data):
@@ -57,8 +56,6 @@ def resolve_key(module):
                 raise
             raise ParameterError("key", str(exc).split(": ", 1)[-1]) from None
         raw, creds = parse_raw_service_key(raw_data, option="key")
-    elif params.get("_credentials_json") is not None:
-        raw, creds = parse_raw_service_key(params["_credentials_json"], option="credentials")
     elif params.get("credentials") is not None:
         raw, creds = parse_raw_service_key(params["credentials"], option="credentials")
     elif params.get("content") is not None:

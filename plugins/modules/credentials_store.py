@@ -28,7 +28,7 @@ description:
     format for a client-secret key, an unwritable path, a sealed or unreachable vault and a check-and-set mismatch all fail
     with a clear message and leave the destination as it was.
 author:
-  - sap_btp.cloud_integration contributors
+  - sap_btp.cloud_integration contributors (@sap-btp-community)
 extends_documentation_fragment:
   - sap_btp.cloud_integration.common
   - sap_btp.cloud_integration.cf_connection
@@ -173,6 +173,15 @@ options:
         instead of deleting (soft-deleting) its latest version.
     type: bool
     default: false
+  _vault_phase:
+    description:
+      - Internal, set by the action plugin of this module for O(destination=ansible_vault). Do not set it.
+    type: str
+    choices: [read, write]
+  _vault_content:
+    description:
+      - Internal, the encrypted file content the action plugin hands to the module. Do not set it.
+    type: str
 notes:
   - Files are written through a temporary file (mode C(0600)) in the same directory and an atomic rename, so readers
     never see a partial file and a secret is never readable by others, not even briefly.
@@ -262,19 +271,26 @@ destination:
   type: str
   sample: file
 path:
-  description: The file written (the certificate chain for O(format=pem)), or C(<mount>/<path>) of the KV secret.
-  returned: always
+  description:
+    - The file written (the certificate chain for O(format=pem)).
+    - Ansible adds the usual file facts of this path (C(mode), C(owner), C(group), C(size), ...) to the result.
+  returned: when O(destination) is V(file) or V(ansible_vault)
   type: str
   sample: /etc/cpi/orders.json
+kv_path:
+  description: C(<mount>/<path>) of the KV secret.
+  returned: when O(destination=hashicorp_vault)
+  type: str
+  sample: secret/cpi/orders
 paths:
   description: All files written (two for O(format=pem)).
-  returned: when O(destination) is a file destination
+  returned: when O(destination) is V(file) or V(ansible_vault)
   type: list
   elements: str
   sample: [/etc/cpi/orders.pem, /etc/cpi/orders.key]
 format:
   description: The format written.
-  returned: when O(destination) is a file destination
+  returned: when O(destination) is V(file) or V(ansible_vault)
   type: str
   sample: json
 changed_fields:
@@ -306,7 +322,7 @@ version:
   sample: 3
 backup_files:
   description: Backup copies made with O(backup=true).
-  returned: when O(destination) is a file destination
+  returned: when O(destination) is V(file) or V(ansible_vault)
   type: list
   elements: str
   sample: [/etc/cpi/orders.json.12345.2026-01-01@10:00:00~]
@@ -352,7 +368,6 @@ def argument_spec():
         # set by the action plugin only
         _vault_phase=dict(type="str", choices=["read", "write"]),
         _vault_content=dict(type="str", no_log=True),
-        _credentials_json=dict(type="str", no_log=True),
     )
     spec.update(cf_argument_spec())
     spec.update(vault_argument_spec())
@@ -364,7 +379,7 @@ def main():
         argument_spec=argument_spec(),
         supports_check_mode=True,
         **merge_module_kwargs(cf_module_kwargs(), dict(
-            mutually_exclusive=[("instance", "credentials", "content", "src", "_credentials_json")],
+            mutually_exclusive=[("instance", "credentials", "content", "src")],
             required_together=[("instance", "key")],
             required_if=[("auth_method", "approle", ("role_id", "secret_id"))],
         ))

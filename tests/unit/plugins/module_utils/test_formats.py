@@ -104,8 +104,8 @@ def test_postman_reads_back_with_referenced_files(tmp_path):
     (tmp_path / "c.pem").write_text(chain)
     (tmp_path / "c.key").write_text(key)
     raw, creds = _parsed(certificate_key())
-    content = _formats.render("postman", raw, creds, "/x", {"certificate_path": str(tmp_path / "c.pem"),
-                                                             "private_key_path": str(tmp_path / "c.key")})[0]["content"]
+    options = {"certificate_path": str(tmp_path / "c.pem"), "private_key_path": str(tmp_path / "c.key")}
+    content = _formats.render("postman", raw, creds, "/x", options)[0]["content"]
     back = _formats.parse_stored(content)
     assert back["oauth"]["certificate"] == chain and back["oauth"]["key"] == key
 

@@ -60,6 +60,14 @@ def test_changed_secret_is_reported_as_fingerprint(monkeypatch, capsys, tmp_path
     assert "first-secret-1234" not in json.dumps(result)
 
 
+def test_credentials_as_json_text_from_the_action_plugin(monkeypatch, capsys, tmp_path):
+    # the action plugin hands dict credentials over as one JSON string (one no_log value, not one per field)
+    path = str(tmp_path / "k.json")
+    result = run(monkeypatch, capsys, {"credentials": json.dumps(secret_key()), "path": path})
+    assert result["changed"] and result["plan"] == "integration-flow" and result["key_type"] == "client_secret"
+    assert json.load(open(path)) == secret_key()
+
+
 def test_registered_service_key_result_is_accepted(monkeypatch, capsys, tmp_path):
     registered = {"changed": True, "raw": secret_key(), "credentials": {"clientid": "x"}, "name": "k"}
     path = str(tmp_path / "k.yml")
@@ -207,7 +215,7 @@ def test_kv_unreachable_and_sealed(monkeypatch, capsys):
 
     class Sealed:
         def __init__(self, **kwargs):
-            kv = type("V", (), {"read_secret_version": lambda *a, **k: (_ for _ in ()).throw(hvac_exceptions.VaultDown("Vault is sealed"))})()
+            kv = type("V", (), {"read_secret_version": _sealed_read})()
             self.secrets = type("S", (), {"kv": type("K", (), {"v2": kv})()})()
 
     original = KvStore.from_params.__func__
@@ -215,6 +223,10 @@ def test_kv_unreachable_and_sealed(monkeypatch, capsys):
                         classmethod(lambda cls, params, redactor=None: _with_factory(original(cls, params, redactor), Sealed)))
     result = run(monkeypatch, capsys, args)
     assert result["failed"] and "sealed" in result["msg"]
+
+
+def _sealed_read(*args, **kwargs):
+    raise hvac_exceptions.VaultDown("Vault is sealed")
 
 
 def _with_factory(kv_store, factory):
