@@ -138,12 +138,12 @@ recap() {
 step "3/6 Onboarding 3 clients: api + secret, integration-flow + secret, integration-flow + SAP certificate"
 echo "    \$ ansible-playbook -i demo-output/inventory.yml sap_btp.cloud_integration.onboard"
 run_playbook onboard > "$WORK/onboard.out"
-sed -n '/Show the onboarded clients/,/^$/p' "$WORK/onboard.out" | sed -n '2,$p' | grep -E '^ +"' | sed 's/^ *"\(.*\)",\{0,1\}$/    \1/'
+sed -n '/Show the onboarded clients/,/^$/p' "$WORK/onboard.out" | grep -E '^ +"[^"]+",?$' | sed 's/^ *"\(.*\)",\{0,1\}$/    \1/'
 echo "    $(recap)"
 
 step "4/6 Where the credentials went"
 ls -l "$OUT/credentials" | sed -n '2,$p' | awk '{ print "    " $1 "  " $NF }'
-echo "    $(head -c 32 "$OUT/credentials/demo-orders.vault.yml")...   (Ansible Vault, decrypt with ansible-vault view)"
+echo "    demo-orders.vault.yml starts with $(head -n 1 "$OUT/credentials/demo-orders.vault.yml")   (ansible-vault view to decrypt)"
 echo "    OpenBao: secret/cloud-integration/demo-shipping with fields: $(bao kv get -format=json secret/cloud-integration/demo-shipping 2>/dev/null \
     | "$PY" -c 'import json,sys; print(", ".join(sorted(json.load(sys.stdin)["data"]["data"])))')"
 
@@ -169,5 +169,4 @@ echo "    Idempotent: the second run reports changed=0."
 END=$(date +%s)
 step "Done in $((END - START)) s"
 echo "    Credentials and reports: demo-output/   Full Ansible output: demo-output/demo.log"
-echo "    Next: ansible-playbook -i demo-output/inventory.yml sap_btp.cloud_integration.rotate_keys --check"
-echo "    (the sandbox is stopped now; rerun 'make demo' to start over)"
+echo "    Next: key rotation and offboarding - see the Roles and Playbooks tables in README.md."
