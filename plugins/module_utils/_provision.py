@@ -637,6 +637,19 @@ class KeyManager:
     def _wait_key(self, key, context, gone_ok=False):
         return self.client.wait_for_resource(lambda: self.client.get_key(key["guid"]), self.p["wait_timeout"], context, gone_ok=gone_ok)
 
+    def _remove_failed(self, instance_guid):
+        """Best effort after our own create failed: delete the binding the broker rejected, so that a rejected key (an
+        untrusted certificate, a broker error) leaves nothing behind. Returns True when one was removed."""
+        try:
+            key = self.client.find_key(instance_guid, self.p["name"])
+            lastop = last_operation(key) if key is not None else {}
+            if lastop.get("type") == "create" and lastop.get("state") == "failed":
+                self._delete(key)
+                return True
+        except ApiError:
+            pass
+        return False
+
     def _delete(self, key):
         name = self.p["name"]
         job_url = self.client.delete_key(key["guid"], name=name)
@@ -711,11 +724,20 @@ class KeyManager:
                 key = self._wait_key(key, "Waiting for the creation of service key '%s'" % name)
             result["adopted"] = "create"
         else:
-            if job_url and p["wait"]:
-                self.client.wait_for_job(job_url, p["wait_timeout"], "Creating service key '%s'" % name)
-            key = self.client.find_key(instance_guid, name)
-            if key is None:
-                raise ApiError("Service key '%s' was created but cannot be found" % name)
+            try:
+                if job_url and p["wait"]:
+                    self.client.wait_for_job(job_url, p["wait_timeout"], "Creating service key '%s'" % name)
+                key = self.client.find_key(instance_guid, name)
+                if key is None:
+                    raise ApiError("Service key '%s' was created but cannot be found" % name)
+                if last_operation(key).get("state") == "failed":
+                    raise ApiError("Creating service key '%s' failed: %s" % (name, last_operation(key).get("description") or "no details"))
+            except ApiError as exc:
+                if self._remove_failed(instance_guid):
+                    raise ApiError("%s. The key that failed to be created was removed; fix the cause and run the task again" % exc,
+                                   status=exc.status, method=exc.method, url=exc.url, code=exc.code, title=exc.title,
+                                   detail=exc.detail) from None
+                raise
         if last_operation(key).get("state") == "failed":
             raise ApiError("Creating service key '%s' failed: %s" % (name, last_operation(key).get("description") or "no details"))
         if operation_in_progress(key):

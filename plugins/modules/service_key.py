@@ -154,7 +154,9 @@ options:
 notes:
   - An idempotent run costs two Cloud Foundry requests - the key lookup (by key and instance name, in one request)
     and the credentials (C(/details)).
-  - A key whose create failed is replaced; a key creation or deletion in progress is adopted and awaited.
+  - When the broker rejects the key this task creates (for example an untrusted certificate), the failed key is deleted
+    again, so the failed task leaves nothing behind. A failed key left by an interrupted run is replaced; a key creation
+    or deletion in progress is adopted and awaited.
   - Certificate details (C(not_after), C(days_left)) come from the certificate itself, so expiry can be monitored.
 seealso:
   - module: sap_btp.cloud_integration.service_key_info

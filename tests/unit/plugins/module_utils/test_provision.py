@@ -394,9 +394,10 @@ def test_untrusted_certificate_broker_message(tmp_path, with_instance):
     with_instance.fail_next_job = "The certificate in 'X.509' is not signed by a trusted certificate authority."
     with pytest.raises(ApiError, match="Creating service key 'k1' failed: Service broker error: The certificate in 'X.509' is not signed"):
         run_key(with_instance, tmp_path, key_type="external_certificate", certificate=pem)
-    # the failed key is replaced on the next run
+    # the rejected key was removed at once, so the next run simply creates it
+    assert with_instance.keys == {}
     result = run_key(with_instance, tmp_path, key_type="external_certificate", certificate=pem)
-    assert result["changed"] and result["replaced_failed"] and len(with_instance.keys) == 1
+    assert result["changed"] and not result.get("replaced_failed") and len(with_instance.keys) == 1
 
 
 def test_missing_instance(tmp_path):
@@ -414,6 +415,19 @@ def test_key_adopts_in_progress_create(tmp_path, with_instance):
                         or cf_error(502, 0, "x", "y")))
     result = run_key(fake, tmp_path)
     assert not result["changed"] and result["adopted"] == "create" and result["key_type"] == "client_secret"
+
+
+def test_rejected_key_create_leaves_nothing_behind(tmp_path, with_instance):
+    fake = with_instance
+    fake.fail_next_job = "The certificate in 'X.509' is not signed by a trusted certificate authority."
+    with pytest.raises(ApiError) as info:
+        run_key(fake, tmp_path)
+    message = str(info.value)
+    assert "Creating service key 'k1' failed" in message and "not signed by a trusted certificate authority" in message
+    assert "was removed" in message and "run the task again" in message
+    assert fake.keys == {} and fake.count("DELETE", "/v3/service_credential_bindings/") == 1
+    result = run_key(fake, tmp_path)
+    assert result["changed"] and len(fake.keys) == 1 and not result.get("replaced_failed")
 
 
 def test_ambiguous_key_create_is_not_duplicated(tmp_path, with_instance):
