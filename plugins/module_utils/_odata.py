@@ -18,8 +18,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import hashlib
 import json
+import os
 import re
+import tempfile
 import time
 from urllib.parse import quote, urljoin, urlsplit
 
@@ -213,8 +216,12 @@ class Pager:
 
     MAX_PAGES = 10000
 
-    def __init__(self, fetch, base_url, options, max_items=None, page_size=None, follow=True, warn=None, root=None):
+    def __init__(self, fetch, base_url, options, max_items=None, page_size=None, follow=True, warn=None, root=None, sink=None):
+        """``sink``: an object with ``reset()`` and ``write(entities)``; when given, every page goes to it as it arrives
+        and run() returns an empty list, so memory stays bounded by one page (``written`` counts the entities)."""
         self.fetch = fetch
+        self.sink = sink
+        self.written = 0
         self.base_url = base_url
         self.root = (root or base_url.rsplit("/", 1)[0]).rstrip("/") + "/"
         self.options = list(options)
@@ -261,6 +268,9 @@ class Pager:
         url = with_options(self.base_url, options)
         results, seen, visited = [], set(), set()
         self.truncated = False
+        self.written = 0
+        if self.sink is not None:
+            self.sink.reset()
         while True:
             if url in visited or self.pages >= self.MAX_PAGES:
                 break
@@ -282,13 +292,14 @@ class Pager:
                 break
             for entity in page:
                 seen.add(identity(entity))
-            results.extend(page)
-            if limit is not None and len(results) >= limit:
-                more = len(results) > limit or bool(next_link) or (self.count is not None and user_skip + limit < self.count)
+            done = (len(results) if self.sink is None else self.written) + len(page)
+            if limit is not None and done >= limit:
+                more = done > limit or bool(next_link) or (self.count is not None and user_skip + limit < self.count)
                 if self.max_items is not None and limit == self.max_items and more:
                     self.truncated = True
-                del results[limit:]
+                self._keep(results, page[:len(page) - (done - limit)])
                 break
+            self._keep(results, page)
             if not self.follow or not page:
                 break
             if next_link:
@@ -298,15 +309,22 @@ class Pager:
                 asked = self._option_of(url, "$top")
                 if asked is not None and len(page) < asked:
                     break
-                remaining = None if limit is None else limit - len(results)
+                remaining = None if limit is None else limit - done
                 size = self.page_size if remaining is None else min(self.page_size, remaining)
-                url = with_options(self.base_url, replace_options(self.options, top=size, skip=user_skip + len(results)))
+                url = with_options(self.base_url, replace_options(self.options, top=size, skip=user_skip + done))
                 continue
-            if self.count is not None and user_skip + len(results) < self.count:
-                url = with_options(self.base_url, replace_options(self.options, skip=user_skip + len(results)))
+            if self.count is not None and user_skip + done < self.count:
+                url = with_options(self.base_url, replace_options(self.options, skip=user_skip + done))
                 continue
             break
         return results
+
+    def _keep(self, results, entities):
+        if self.sink is None:
+            results.extend(entities)
+        else:
+            self.sink.write(entities)
+            self.written += len(entities)
 
     @staticmethod
     def _option_of(url, name):
@@ -319,6 +337,66 @@ class Pager:
                 except ValueError:
                     return None
         return None
+
+
+class JsonLinesFile:
+    """A Pager sink: entities as JSON Lines (cleaned like ``results``) in a temporary file next to ``dest``.
+
+    ``finish()`` replaces ``dest`` atomically (mode 0600) only when the content differs and returns whether it did;
+    ``discard()`` removes the temporary file. Memory stays bounded by one page however many entities are read.
+    """
+
+    def __init__(self, dest, keep_metadata=False, convert_dates=True):
+        self.dest = os.path.abspath(os.path.expanduser(dest))
+        directory = os.path.dirname(self.dest)
+        if os.path.isdir(self.dest):
+            raise ParameterError("dest", "%s is a directory, not a file" % self.dest)
+        if not os.path.isdir(directory):
+            raise ParameterError("dest", "the directory %s does not exist" % directory)
+        self.keep_metadata = keep_metadata
+        self.convert_dates = convert_dates
+        try:
+            fd, self.temp = tempfile.mkstemp(dir=directory, prefix=".%s." % os.path.basename(self.dest))
+        except OSError as exc:
+            raise ParameterError("dest", "cannot create a file in %s: %s" % (directory, exc.strerror)) from None
+        self.handle = os.fdopen(fd, "w", encoding="utf-8")
+        self.digest = hashlib.sha256()
+
+    def reset(self):
+        self.handle.seek(0)
+        self.handle.truncate()
+        self.digest = hashlib.sha256()
+
+    def write(self, entities):
+        for entity in clean(list(entities), self.keep_metadata, self.convert_dates):
+            line = json.dumps(entity, ensure_ascii=False, separators=(",", ":")) + "\n"
+            self.handle.write(line)
+            self.digest.update(line.encode("utf-8"))
+
+    def _current_digest(self):
+        digest = hashlib.sha256()
+        try:
+            with open(self.dest, "rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+        except OSError:
+            return None
+        return digest.hexdigest()
+
+    def finish(self):
+        self.handle.close()
+        if self._current_digest() == self.digest.hexdigest():
+            os.unlink(self.temp)
+            return False
+        os.chmod(self.temp, 0o600)
+        os.replace(self.temp, self.dest)
+        return True
+
+    def discard(self):
+        if not self.handle.closed:
+            self.handle.close()
+        if os.path.exists(self.temp):
+            os.unlink(self.temp)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -102,6 +102,15 @@ options:
       - The most entities to collect across pages; V(0) means no limit. RV(truncated) tells whether more exist.
     type: int
     default: 1000
+  dest:
+    description:
+      - Write the entities of a collection to this file, as JSON Lines (one entity per line, in the form of
+        RV(results)), instead of returning them in RV(results).
+      - Pages are written as they arrive, so memory stays bounded by one page however many entities are read (use it
+        for bulk reads such as O(max_items=0)). The file is replaced atomically (mode 0600), only when its content
+        changes; the task reports C(changed) then. In check mode nothing is read or written.
+      - Only for reads of a collection.
+    type: path
   keep_metadata:
     description: Keep C(__metadata) and deferred navigations in the results.
     type: bool
@@ -136,7 +145,7 @@ attributes:
   diff_mode:
     support: none
 notes:
-  - The task reports C(changed) for writes.
+  - The task reports C(changed) for writes, and for reads with O(dest) when the file changed.
 """
 
 EXAMPLES = r"""
@@ -165,6 +174,15 @@ EXAMPLES = r"""
     path: IntegrationPackages('Orders')/IntegrationDesigntimeArtifacts
     page_size: 50
 
+- name: Every failed message processing log into a file (memory stays bounded)
+  sap_btp.cloud_integration.odata_request:
+    service_key: "{{ api_key }}"
+    entity_set: MessageProcessingLogs
+    filter: "Status eq 'FAILED'"
+    max_items: 0
+    dest: /var/tmp/mpls.jsonl
+  register: export
+
 - name: Create a package (CSRF token handled)
   sap_btp.cloud_integration.odata_request:
     service_key: "{{ api_key }}"
@@ -185,9 +203,18 @@ status:
   sample: 200
 results:
   description: The entities of a collection, across all pages read.
-  returned: when the answer is a collection
+  returned: when the answer is a collection and O(dest) is not set
   type: list
   elements: dict
+dest:
+  description: The file the entities were written to.
+  returned: when O(dest) is set
+  type: str
+written:
+  description: The number of entities written to O(dest).
+  returned: when O(dest) is set and the answer is a collection
+  type: int
+  sample: 20000
 entity:
   description: The entity of a single-entity answer.
   returned: when the answer is one entity
@@ -242,6 +269,7 @@ from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._oauth i
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._odata import (
     VALUE_ACCEPT,
     WRITE_METHODS,
+    JsonLinesFile,
     Pager,
     api_client,
     clean,
@@ -291,6 +319,8 @@ def request(module):
     check_plan(creds, PLAN_API, "the Cloud Integration OData API (odata_request)")
     method = params["method"]
     write = method in WRITE_METHODS
+    if params.get("dest") and (write or is_value_path(resource)):
+        raise ParameterError("dest", "only reads of a collection can be written to a file")
     options = query_options(params.get("filter"), params.get("select"), params.get("orderby"), params.get("expand"),
                             params.get("top"), params.get("skip"), params["inlinecount"], params.get("query"))
     expected = params.get("status_code")
@@ -306,17 +336,29 @@ def request(module):
         elif is_value_path(resource):
             response = client.send("GET", with_options(url, options), accept=VALUE_ACCEPT)
         else:
-            pager = Pager(client.get_json, url, options, max_items=params["max_items"], page_size=params.get("page_size"),
-                          follow=params["paging"], warn=module.warn, root=client.root)
-            collected = pager.run()
+            if params.get("dest") and module.check_mode:
+                result.update(changed=True, dest=params["dest"],
+                              msg="check mode: the entities of %s were not read into %s" % (safe_url(url), params["dest"]))
+                return result
+            sink = JsonLinesFile(params["dest"], params["keep_metadata"], params["convert_dates"]) if params.get("dest") else None
+            try:
+                pager = Pager(client.get_json, url, options, max_items=params["max_items"], page_size=params.get("page_size"),
+                              follow=params["paging"], warn=module.warn, root=client.root, sink=sink)
+                collected = pager.run()
+                if sink is not None and pager.single is None and not pager.no_content:
+                    result.update(changed=sink.finish(), dest=sink.dest, written=pager.written)
+            finally:
+                if sink is not None:
+                    sink.discard()
             result["status"] = 204 if pager.no_content else 200
             if pager.no_content:
                 return result
             if pager.single is not None:
                 result["entity"] = clean(pager.single, params["keep_metadata"], params["convert_dates"])
                 return result
-            result.update(results=clean(collected, params["keep_metadata"], params["convert_dates"]), pages=pager.pages,
-                          truncated=pager.truncated, skip_ignored=pager.skip_ignored)
+            result.update(pages=pager.pages, truncated=pager.truncated, skip_ignored=pager.skip_ignored)
+            if sink is None:
+                result["results"] = clean(collected, params["keep_metadata"], params["convert_dates"])
             if pager.count is not None:
                 result["count"] = pager.count
             return result
@@ -357,6 +399,7 @@ def main():
         paging=dict(type="bool", default=True),
         page_size=dict(type="int"),
         max_items=dict(type="int", default=1000),
+        dest=dict(type="path"),
         keep_metadata=dict(type="bool", default=False),
         convert_dates=dict(type="bool", default=True),
         headers=dict(type="dict", default={}),

@@ -227,6 +227,43 @@ def test_single_entity_and_no_content():
     assert empty.run() == [] and empty.no_content
 
 
+def _lines(path):
+    with open(path, encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle]
+
+
+def test_dest_streams_pages_to_a_file(tmp_path):
+    dest = tmp_path / "mpls.jsonl"
+    sink = _odata.JsonLinesFile(str(dest))
+    pager = _odata.Pager(FakeServer(3120), ROOT + "/E", [], max_items=2500, root=ROOT, sink=sink)
+    assert pager.run() == [] and pager.written == 2500 and pager.truncated
+    assert sink.finish() is True
+    sink.discard()
+    lines = _lines(dest)
+    assert [e["Id"] for e in lines] == list(range(2500)) and "__metadata" not in lines[0]
+    assert oct(dest.stat().st_mode & 0o777) == "0o600" and [p.name for p in tmp_path.iterdir()] == ["mpls.jsonl"]
+    # the same content again: the file is left alone
+    again = _odata.JsonLinesFile(str(dest))
+    _odata.Pager(FakeServer(3120), ROOT + "/E", [], max_items=2500, root=ROOT, sink=again).run()
+    assert again.finish() is False
+    again.discard()
+    assert [p.name for p in tmp_path.iterdir()] == ["mpls.jsonl"]
+
+
+def test_dest_with_ignored_skip_restarts_the_file(tmp_path):
+    dest = tmp_path / "e.jsonl"
+    sink = _odata.JsonLinesFile(str(dest))
+    pager = _odata.Pager(FakeServer(7, ignore_skip=True), ROOT + "/E", [], page_size=3, max_items=0, root=ROOT, sink=sink)
+    pager.run()
+    sink.finish()
+    assert [e["Id"] for e in _lines(dest)] == list(range(7)) and pager.written == 7
+
+
+def test_dest_in_a_missing_directory_is_a_parameter_error(tmp_path):
+    with pytest.raises(ParameterError, match="dest: the directory .* does not exist"):
+        _odata.JsonLinesFile(str(tmp_path / "missing" / "e.jsonl"))
+
+
 def test_paging_false_reads_one_page():
     server = FakeServer(3120)
     pager = _odata.Pager(server, ROOT + "/E", [], follow=False, max_items=0, root=ROOT)
