@@ -322,6 +322,22 @@ def test_offboarding_leaves_nothing_behind(e2e, run_playbook, tenant_inventory, 
     assert again.changed() == 0, again.changed_tasks()
 
 
+def test_example_inventory_passes_the_argument_specs(run_playbook, staged_collection, e2e_env):
+    """The shipped example inventory (three tenants, secret and certificate clients) is valid input for every role.
+
+    Only the tasks tagged `always` run (argument validation and the normalisation of the client list), so no
+    request leaves the machine.
+    """
+    inventory = Path(staged_collection) / "ansible_collections" / "sap_btp" / "cloud_integration" / "playbooks" / "inventory"
+    for playbook in ("onboard", "smoke_test", "rotate_keys", "offboard"):
+        result = run_playbook(playbook, inventory, extra_vars={"vault_logistics_p12_password": "example"},
+                              args=("--tags", "validate_only_no_such_tag"))
+        assert result.rc == 0, result.describe()
+        assert sorted(result.stats) == ["acme-dev", "acme-prod", "globex-prod"]
+        validated = result.task_results("Validating arguments against arg spec")
+        assert len(validated) == 3 and not any(r.get("failed") for _h, r in validated)
+
+
 def test_playbooks_are_runnable_by_name(staged_collection):
     base = Path(staged_collection) / "ansible_collections" / "sap_btp" / "cloud_integration" / "playbooks"
     for name in ("onboard", "smoke_test", "rotate_keys", "offboard"):
