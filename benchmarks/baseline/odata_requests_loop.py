@@ -40,8 +40,8 @@ def main():
     token.raise_for_status()
     session.headers.update({"Authorization": "Bearer " + token.json()["access_token"], "Accept": "application/json"})
     url = key["url"].rstrip("/") + "/api/v1/MessageProcessingLogs"
-    # the server pages at --page-size (its cap); ask for no more than wanted, like the module does
-    params = {"$top": str(args.max_items)}
+    # the same request as odata_request with max_items: no $top, the server's pages (its cap, --page-size) via __next
+    params = None
     items = pages = 0
     with open(args.dest, "w", encoding="utf-8") as out:
         while url and items < args.max_items:
@@ -60,7 +60,7 @@ def main():
             if next_link:
                 url, params = urljoin(url, next_link), None
             else:
-                params = dict(params or {}, **{"$skip": str(items)})
+                params = {"$top": str(args.page_size), "$skip": str(items)}
     print(json.dumps({"items": items, "pages": pages, "seconds": round(time.monotonic() - started, 3),
                       "max_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
 

@@ -36,6 +36,10 @@ NS = "sap_btp.cloud_integration."
 CF = {"cf_api": "{{ cf_api }}", "cf_username": "{{ cf_user }}", "cf_password": "{{ cf_pass }}", "org": "{{ org }}",
       "space": "{{ space }}", "ca_path": "{{ ca }}"}
 CA = {"ca_path": "{{ ca }}"}
+ROLE = {"name": "sap_btp.cloud_integration.onboarding"}
+ROLE_VARS = {"onboarding_cf": {"api": "{{ cf_api }}", "username": "{{ cf_user }}", "password": "{{ cf_pass }}", "org": "{{ org }}",
+                               "space": "{{ space }}"},
+             "onboarding_ca_path": "{{ ca }}"}
 
 
 @dataclass
@@ -49,11 +53,15 @@ class Case:
     fix: str
     setup: list = field(default_factory=list)     # tasks run before the case (e.g. a fault rule)
     cleanup: list = field(default_factory=list)   # tasks run after it, always
+    vars: dict = field(default_factory=dict)      # task vars (role input)
 
     @property
     def task(self):
         name = self.module if "." in self.module else NS + self.module
-        return {name: self.args}
+        task = {name: self.args}
+        if self.vars:
+            task["vars"] = self.vars
+        return task
 
 
 def fault(rule):
@@ -164,9 +172,6 @@ CASES = [
     Case("inst-unknown-plan", "instance parameters", "Unknown plan", "service_instance",
          dict(CF, name="bad-plan", plan="standard"),
          ["plan", "standard"], "it-rt has the plans api and integration-flow."),
-    Case("inst-name-too-long", "instance parameters", "Instance name longer than 32 characters or with spaces", "service_instance",
-         dict(CF, name="this name has spaces and is far too long", plan="integration-flow"),
-         ["name"], "Use at most 32 characters of [A-Za-z0-9._-]."),
     # -- service key parameters ---------------------------------------------------------------------------------
     Case("key-validity-zero", "key parameters", "Certificate validity 0 days", "service_key",
          dict(CF, name="bad-v0", instance="{{ inst.iflow }}", key_type="certificate", validity_days=0),
@@ -186,18 +191,18 @@ CASES = [
     # -- Cloud Foundry connection -------------------------------------------------------------------------------
     Case("cf-wrong-password", "Cloud Foundry", "Wrong CF password (UAA 401)", "service_instance_info",
          dict(CF, cf_password="wrong-password-123"),
-         ["401", "cf_username", "cf_password"], "Check cf_username/cf_password (CF_USERNAME/CF_PASSWORD) and cf_origin."),
+         ["Cloud Foundry login", "401", "Bad credentials", "check the credentials"], "Check cf_username/cf_password (CF_USERNAME/CF_PASSWORD) and cf_origin."),
     Case("cf-invalid-token", "Cloud Foundry", "Invalid cf_token (CF 401)", "service_instance_info",
          {"cf_api": "{{ cf_api }}", "cf_token": "eyJhbGciOiJub25lIn0.eyJleHAiOjF9.invalid", "org": "{{ org }}", "space": "{{ space }}", "ca_path": "{{ ca }}"},
-         ["401", "token"], "The token expired or is not a CF token; log in again or use username/password."),
+         ["cf_token", "invalid or expired"], "The token expired or is not a CF token; log in again or use username/password."),
     Case("cf-forbidden", "Cloud Foundry", "CF API answers 403 (missing space role)", "service_instance_info",
          dict(CF), ["403", "NotAuthorized"], "The user needs the Space Developer role in the space.",
-         setup=_f("cf GET /v3/organizations", 403, {"errors": [{"code": 10003, "title": "CF-NotAuthorized",
+         setup=_f("cf GET /v3/service_instances", 403, {"errors": [{"code": 10003, "title": "CF-NotAuthorized",
                                                                "detail": "You are not authorized to perform the requested action"}]}),
          cleanup=[CLEAR_FAULTS]),
     Case("cf-html-error", "Cloud Foundry", "HTML error page from a proxy in front of CF", "service_instance_info",
          dict(CF), ["500", "502 Bad Gateway"], "A proxy or load balancer failed; retry later or check the proxy.",
-         setup=_f("cf GET /v3/organizations", 500, HTML_BODY), cleanup=[CLEAR_FAULTS]),
+         setup=_f("cf GET /v3/service_instances", 500, HTML_BODY), cleanup=[CLEAR_FAULTS]),
     Case("cf-org-missing", "Cloud Foundry", "Org that does not exist", "service_instance_info",
          dict(CF, org="no-such-org"), ["no-such-org"], "Check org (CF_ORG); the user must be a member."),
     Case("cf-space-missing", "Cloud Foundry", "Space that does not exist", "service_instance_info",
@@ -245,7 +250,7 @@ CASES = [
     Case("odata-unauthorized", "OData API", "OData API answers 401", "odata_request",
          dict(CA, service_key_path="{{ keys.api }}", path="MessageProcessingLogs", max_items=1, cache=False),
          ["401"], "The token was rejected: the key may be deleted or of the wrong subaccount.",
-         setup=_f("api GET /api/v1/<path:subpath>", 401, {"error": {"code": "Unauthorized", "message": {"lang": "en", "value": "Unauthorized"}}}),
+         setup=_f("api GET /api/v1/MessageProcessingLogs", 401, {"error": {"code": "Unauthorized", "message": {"lang": "en", "value": "Unauthorized"}}}),
          cleanup=[CLEAR_FAULTS]),
     Case("odata-bad-filter", "OData API", "Invalid $filter", "odata_request",
          dict(CA, service_key_path="{{ keys.api }}", path="MessageProcessingLogs", filter="Status eq", max_items=1),
@@ -284,6 +289,26 @@ CASES = [
     Case("store-ansible-vault-no-password", "destinations", "Ansible Vault destination without a vault password", "credentials_store",
          dict(src="{{ keys.iflow }}", destination="ansible_vault", path="{{ w }}/out/creds.vault.yml"),
          ["vault", "password"], "Run with --vault-password-file or --vault-id."),
+    # -- roles (argument specs and the errors of the modules they call) --------------------------------------------
+    Case("role-unknown-plan", "roles", "Client with an unknown plan (onboarding role)", "ansible.builtin.include_role",
+         ROLE, ["plan", "standard", "api", "integration-flow"], "plan is api or integration-flow.",
+         vars=dict(ROLE_VARS, onboarding_clients=[{"name": "bad-plan", "plan": "standard"}])),
+    Case("role-client-without-name", "roles", "Client without a name (onboarding role)", "ansible.builtin.include_role",
+         ROLE, ["name"], "Every client needs a name.", vars=dict(ROLE_VARS, onboarding_clients=[{"plan": "api", "roles": ["MonitoringDataRead"]}])),
+    Case("role-unknown-destination", "roles", "Unknown destination type (onboarding role)", "ansible.builtin.include_role",
+         ROLE, ["type", "s3", "file", "hashicorp_vault"], "Destinations are file, ansible_vault or hashicorp_vault.",
+         vars=dict(ROLE_VARS, onboarding_clients=[{"name": "bad-dest", "plan": "integration-flow",
+                                                   "destinations": [{"type": "s3", "path": "bucket/key"}]}])),
+    Case("role-duplicate-names", "roles", "Two clients with the same name (onboarding role)", "ansible.builtin.include_role",
+         ROLE, ["unique"], "Give every client of a tenant its own name.",
+         vars=dict(ROLE_VARS, onboarding_clients=[{"name": "dup", "plan": "integration-flow"}, {"name": "dup", "plan": "api", "roles": ["MonitoringDataRead"]}])),
+    Case("role-validity-out-of-range", "roles", "Token validity 0 in a client (onboarding role)", "ansible.builtin.include_role",
+         ROLE, ["token_validity", "3600", "86400", "rerun"], "token_validity is in seconds, between 3600 and 86400.",
+         vars=dict(ROLE_VARS, onboarding_clients=[{"name": "{{ inst.iflow }}-v0", "plan": "integration-flow", "token_validity": 0}])),
+    Case("role-certificate-validity-366", "roles", "Certificate validity 366 days in a client (onboarding role)", "ansible.builtin.include_role",
+         ROLE, ["validity_days", "365"], "validity_days is between 1 and 365.",
+         vars=dict(ROLE_VARS, onboarding_clients=[{"name": "{{ inst.iflow }}", "plan": "integration-flow", "key_name": "cert-366",
+                                                   "key_type": "certificate", "validity_days": 366}])),
 ]
 
 

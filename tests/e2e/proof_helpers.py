@@ -19,6 +19,8 @@ import hashlib
 import importlib.util
 import json
 import os
+import socket
+import subprocess
 import sys
 import time
 import uuid
@@ -282,12 +284,51 @@ def scan_paths(secrets, paths, allow=None):
 # state signatures
 
 def sandbox_signature(state):
-    """Instances (with parameters, plan, metadata, last operation), key GUIDs and the number of broker jobs."""
+    """Instances (with parameters, plan, metadata, last operation) and keys (with their state). Broker jobs are
+    records of requests, not resources, and are left out."""
     instances = sorted((i["guid"], i["name"], json.dumps(i.get("parameters"), sort_keys=True), i.get("plan_guid"),
                         json.dumps(i.get("metadata"), sort_keys=True), json.dumps(i.get("last_operation"), sort_keys=True))
                        for i in state["instances"])
     keys = sorted((k["guid"], k["name"], k.get("state")) for k in state["keys"])
-    return {"instances": instances, "keys": keys, "jobs": len(state["jobs"])}
+    return {"instances": instances, "keys": keys}
+
+
+def snapshot(sandbox, work):
+    """What a failing task must not change: the sandbox's resources and the files under ``work``."""
+    signature = sandbox_signature(sandbox.store.dump())
+    files = {path: "%d:%s" % (size, digest[:16]) for path, (size, digest) in tree_signature(work).items()}
+    return {"sandbox": hashlib.sha256(json.dumps(signature, sort_keys=True).encode()).hexdigest()[:24],
+            "instances": len(signature["instances"]), "keys": len(signature["keys"]), "files": files}
+
+
+class SnapshotServer:
+    """A loopback HTTP endpoint (GET /) returning ``snapshot()`` as JSON, for ``lookup('ansible.builtin.url', ...)``
+    inside a playbook: no process per snapshot."""
+
+    def __init__(self, sandbox, work):
+        import http.server  # pylint: disable=import-outside-toplevel
+        import threading  # pylint: disable=import-outside-toplevel
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                body = json.dumps(snapshot(sandbox, work)).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                return
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = "http://127.0.0.1:%d/" % self.server.server_port
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
 
 
 def tree_signature(base):
@@ -324,3 +365,52 @@ def run_once_across_workers(tmp_path_factory, name, produce):
         result = produce()
         result_file.write_text(json.dumps(result), encoding="utf-8")
         return result
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# OpenBao dev servers (one normal, one sealed)
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class OpenBao:
+    """`bao server -dev` on loopback; `seal()` seals it."""
+
+    def __init__(self, directory):
+        self.port = _free_port()
+        self.addr = "http://127.0.0.1:%d" % self.port
+        self.token = "root-" + os.urandom(8).hex()
+        self.log = open(Path(directory) / ("openbao-%d.log" % self.port), "wb")  # pylint: disable=consider-using-with
+        self.proc = subprocess.Popen(  # pylint: disable=consider-using-with
+            [str(Path(sys.executable).parent / "bao"), "server", "-dev", "-dev-root-token-id=" + self.token,
+             "-dev-listen-address=127.0.0.1:%d" % self.port],
+            stdout=self.log, stderr=subprocess.STDOUT, env=dict(os.environ, HOME=str(directory)), start_new_session=True)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(self.addr + "/v1/sys/health", timeout=1).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("OpenBao did not start")
+
+    def seal(self):
+        requests.put(self.addr + "/v1/sys/seal", headers={"X-Vault-Token": self.token}, timeout=10).raise_for_status()
+
+    def secret_versions(self, path, mount="secret"):
+        response = requests.get("%s/v1/%s/metadata/%s" % (self.addr, mount, path), headers={"X-Vault-Token": self.token},
+                                timeout=10)
+        return {} if response.status_code == 404 else response.json()["data"]["versions"]
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
