@@ -25,7 +25,7 @@ RT_KEY = {"oauth": {"clientid": "sb-1!b1|it-rt-acme-dev!b196", "clientsecret": "
                     "url": "https://acme-dev.it-cpi018-rt.cfapps.eu10.hana.ondemand.com"}}
 API_KEY = {"oauth": {"clientid": "sb-2!b1|it!b196", "clientsecret": "api-secret$BBBB", "tokenurl": TOKEN_URL,
                      "url": "https://acme-dev.it-cpi018.cfapps.eu10.hana.ondemand.com"}}
-COLLECTIONS_ROOT = os.path.abspath(os.path.join(os.path.dirname(oauth_token.__file__), "..", "..", "..", ".."))
+COLLECTIONS_ROOT = os.path.abspath(os.path.join(os.path.dirname(oauth_token.__file__), "..", "..", "..", "..", ".."))
 
 
 def response(status, body=None, headers=None, content_type="application/json", url=TOKEN_URL):
