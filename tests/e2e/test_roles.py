@@ -78,7 +78,7 @@ def onboarded(e2e, btp_sandbox, staged_collection, tmp_path_factory, openbao):
 # onboarding
 
 def test_onboarding_check_mode_then_real_then_idempotent(e2e, run_playbook, tenant_inventory, e2e_env, vault_env,
-                                                          sandbox_admin, openbao):
+                                                         sandbox_admin, openbao):
     prefix = e2e.unique("onb")
     creds = e2e_env / "creds"
     clients = three_clients(prefix, creds)
