@@ -654,12 +654,14 @@ class CfClient:
         return response.headers.get("Location") if response.status_code == 202 else None
 
     def fetch_key(self, instance_name, key_name):
-        """The raw credentials of key key_name of instance instance_name in the target space."""
-        instance = self.find_instance(instance_name)
-        if instance is None:
-            raise ParameterError("instance", "service instance '%s' not found in the target space" % instance_name)
-        key = self.find_key(instance["guid"], key_name)
+        """The raw credentials of key key_name of instance instance_name in the target space.
+
+        Two requests when the key exists: the key looked up by its and its instance's name at once, then its details.
+        """
+        key, dummy = self.find_key_by_instance_name(instance_name, key_name)
         if key is None:
+            if self.find_instance(instance_name) is None:
+                raise ParameterError("instance", "service instance '%s' not found in the target space" % instance_name)
             raise ParameterError("name", "service instance '%s' has no service key '%s'" % (instance_name, key_name))
         state = last_operation(key).get("state")
         if state in IN_PROGRESS_STATES:

@@ -216,7 +216,9 @@ def test_fetch_key_errors_and_success(tmp_path):
     with pytest.raises(ParameterError, match="has no service key 'k'"):
         client.fetch_key("i", "k")
     fake.add_key("k", inst["guid"])
+    before = len(fake.calls)
     raw = client.fetch_key("i", "k")
+    assert len(fake.calls) - before == 2, fake.calls[before:]
     assert raw["oauth"]["clientsecret"].startswith("a1b2")
     assert client.redactor.scrub(raw["oauth"]["clientsecret"]) == "********"
 
