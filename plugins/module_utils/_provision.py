@@ -824,8 +824,10 @@ class KeyManager:
         return result
 
 
-def key_summary(client, key, instance, include_credentials=False, register_secrets=None):
-    """The info-module view of a key: metadata and certificate expiry; credentials only on request."""
+def key_summary(client, key, instance, include_credentials=False, register_secrets=None, details=True):
+    """The info-module view of a key: metadata and certificate expiry; credentials only on request.
+
+    ``details=False`` skips the key's ``/details`` request (no key type, client id, URLs or certificate expiry)."""
     summary = {
         "guid": key.get("guid"), "name": key.get("name"),
         "instance_guid": _rel_guid(key, "service_instance"), "instance": (instance or {}).get("name"),
@@ -838,7 +840,7 @@ def key_summary(client, key, instance, include_credentials=False, register_secre
         "certificate_details": None, "credentials": None, "raw": None,
     }
     lastop = last_operation(key)
-    if lastop.get("type") == "create" and lastop.get("state") != "succeeded":
+    if (lastop.get("type") == "create" and lastop.get("state") != "succeeded") or not details:
         return summary
     raw = client.key_details(key["guid"])
     try:

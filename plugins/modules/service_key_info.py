@@ -50,6 +50,15 @@ options:
         O(sap_btp.cloud_integration.service_key#module:return_secrets).
     type: bool
     default: false
+  details:
+    description:
+      - Read each key's credentials (C(/details), one request per key) for its key type, client id, URLs and
+        certificate expiry.
+      - V(false) lists the keys with their metadata only (one request for all keys); RV(service_keys[].key_type),
+        RV(service_keys[].clientid), RV(service_keys[].url), RV(service_keys[].tokenurl) and
+        RV(service_keys[].certificate_details) are then V(null). Cannot be combined with O(include_credentials=true).
+    type: bool
+    default: true
 seealso:
   - module: sap_btp.cloud_integration.service_key
 """
@@ -147,6 +156,8 @@ from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._provisi
 
 def run(module):
     params = module.params
+    if params["include_credentials"] and not params["details"]:
+        raise ParameterError("details", "include_credentials needs the key details; set details: true")
     client = CfClient.from_module(module)
     if params.get("instance_guid"):
         instance = client.get_instance(params["instance_guid"])
@@ -170,7 +181,8 @@ def run(module):
     summaries = []
     for key in keys:
         instance_guid = (((key.get("relationships") or {}).get("service_instance") or {}).get("data") or {}).get("guid")
-        summaries.append(key_summary(client, key, by_guid.get(instance_guid), params["include_credentials"], register))
+        summaries.append(key_summary(client, key, by_guid.get(instance_guid), params["include_credentials"], register,
+                                     details=params["details"]))
     summaries.sort(key=lambda item: ((item.get("instance") or ""), item.get("name") or ""))
     return {"changed": False, "service_keys": summaries}
 
@@ -183,6 +195,7 @@ def main():
         offering=dict(type="str", default="it-rt"),
         names=dict(type="list", elements="str", aliases=["name"]),
         include_credentials=dict(type="bool", default=False),
+        details=dict(type="bool", default=True),
     )
     kwargs = merge_module_kwargs(cf_module_kwargs(), dict(mutually_exclusive=[("instance", "instance_guid")]))
     module = CloudIntegrationModule(argument_spec=argument_spec, supports_check_mode=True, **kwargs)

@@ -463,3 +463,7 @@ def test_key_info_summary_hides_secrets(tmp_path, with_instance):
     assert summary["key_type"] == "client_secret" and summary["credentials"] is None and SECRET not in json.dumps(summary)
     full = _provision.key_summary(client, fake.key_json(key), None, include_credentials=True)
     assert full["credentials"]["clientsecret"] == SECRET
+    before = len(fake.calls)
+    listed = _provision.key_summary(client, fake.key_json(key), None, details=False)
+    assert len(fake.calls) == before, "details=False must not read the key's details"
+    assert listed["name"] == key["name"] and listed["key_type"] is None and listed["certificate_details"] is None
