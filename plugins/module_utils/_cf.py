@@ -653,11 +653,19 @@ class CfClient:
                                        expected=(202, 204, 404))
         return response.headers.get("Location") if response.status_code == 202 else None
 
-    def fetch_key(self, instance_name, key_name):
+    def fetch_key(self, instance_name, key_name, key_guid=None):
         """The raw credentials of key key_name of instance instance_name in the target space.
 
-        Two requests when the key exists: the key looked up by its and its instance's name at once, then its details.
+        Two requests when the key exists: the key looked up by its and its instance's name at once, then its details;
+        one request when the caller knows the key's GUID (for example from a service key listing).
         """
+        if key_guid:
+            try:
+                return self.key_details(key_guid)
+            except ApiError as exc:
+                if exc.status != 404:
+                    raise
+                raise ParameterError("key_guid", "service key %s ('%s' of '%s') not found" % (key_guid, key_name, instance_name)) from None
         key, dummy = self.find_key_by_instance_name(instance_name, key_name)
         if key is None:
             if self.find_instance(instance_name) is None:

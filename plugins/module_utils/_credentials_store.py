@@ -50,7 +50,7 @@ def resolve_key(module):
         if not params.get("key"):
             raise ParameterError("key", "the name of the service key of instance '%s' is required" % params["instance"])
         try:
-            raw_data = CfClient.from_module(module).fetch_key(params["instance"], params["key"])
+            raw_data = CfClient.from_module(module).fetch_key(params["instance"], params["key"], params.get("key_guid"))
         except ParameterError as exc:
             if exc.option != "name":
                 raise

@@ -63,6 +63,11 @@ options:
     description:
       - Name of the service key of O(instance).
     type: str
+  key_guid:
+    description:
+      - GUID of the service key O(key) of O(instance), when it is known (for example RV(sap_btp.cloud_integration.service_key_info#module:service_keys[].guid)).
+      - The key's credentials are then read with one request instead of looking the key up by name first.
+    type: str
   credentials:
     description:
       - The service key as a dictionary - the C(credentials) or C(raw) value of a registered
@@ -346,6 +351,7 @@ def argument_spec():
         destination=dict(type="str", default="file", choices=["file", "ansible_vault", "hashicorp_vault"]),
         instance=dict(type="str"),
         key=dict(type="str", no_log=False),
+        key_guid=dict(type="str"),
         credentials=dict(type="raw", no_log=True),
         content=dict(type="str", no_log=True),
         src=dict(type="path"),

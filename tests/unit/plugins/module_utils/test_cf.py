@@ -220,6 +220,11 @@ def test_fetch_key_errors_and_success(tmp_path):
     raw = client.fetch_key("i", "k")
     assert len(fake.calls) - before == 2, fake.calls[before:]
     assert raw["oauth"]["clientsecret"].startswith("a1b2")
+    key_guid = next(iter(fake.keys))
+    before = len(fake.calls)
+    assert client.fetch_key("i", "k", key_guid=key_guid) == raw and len(fake.calls) - before == 1
+    with pytest.raises(ParameterError, match="^key_guid: service key no-such-guid .* not found"):
+        client.fetch_key("i", "k", key_guid="no-such-guid")
     assert client.redactor.scrub(raw["oauth"]["clientsecret"]) == "********"
 
 
