@@ -4,6 +4,11 @@
 set -eux
 
 export ANSIBLE_ROLES_PATH=..
+# ansible-test passes the integration config to role targets only; script targets read it themselves
+CONFIG=../../integration_config.yml
+if [ -f "$CONFIG" ]; then
+    set -- -e "@$CONFIG" "$@"
+fi
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 export SAP_BTP_CACHE_DIR="$WORK/cache"
