@@ -351,7 +351,7 @@ def argument_spec():
         destination=dict(type="str", default="file", choices=["file", "ansible_vault", "hashicorp_vault"]),
         instance=dict(type="str"),
         key=dict(type="str", no_log=False),
-        key_guid=dict(type="str"),
+        key_guid=dict(type="str", no_log=False),
         credentials=dict(type="raw", no_log=True),
         content=dict(type="str", no_log=True),
         src=dict(type="path"),

@@ -488,7 +488,7 @@ def create_app(sandbox):  # pylint: disable=too-many-locals,too-many-statements
         header = request.headers.get("Authorization", "")
         if not header:
             raise CfError(401, 10002, "CF-NotAuthenticated", "Authentication error")
-        scheme, _, token = header.partition(" ")
+        scheme, _unused, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise CfError(401, 1000, "CF-InvalidAuthToken", "Invalid Auth Token")
         try:

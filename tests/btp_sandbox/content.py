@@ -278,7 +278,7 @@ def _history(tenant, iflows, packages, count, seed, now_ms, days=HISTORY_DAYS):
     rng = random.Random("%s:%s" % (tenant.name, seed))
     span_ms = days * 24 * 3600 * 1000
     mpls = []
-    for _ in range(count):
+    for _unused in range(count):
         iflow = iflows[rng.randrange(len(iflows))]
         status = rng.choices(MPL_STATUSES, _STATUS_WEIGHTS)[0]
         start = now_ms - rng.randrange(60 * 1000, span_ms)

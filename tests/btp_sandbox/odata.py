@@ -242,6 +242,17 @@ class _Literal:
         self.kind = kind
 
 
+
+def _either(left, right):
+    """Predicate true when either operand predicate is true (OData 'or')."""
+    return lambda entity: bool(left(entity)) or bool(right(entity))
+
+
+def _both(left, right):
+    """Predicate true when both operand predicates are true (OData 'and')."""
+    return lambda entity: bool(left(entity)) and bool(right(entity))
+
+
 class FilterParser:
     """Recursive descent parser for OData V2 ``$filter``; compiles to a Python predicate."""
 
@@ -295,7 +306,7 @@ class FilterParser:
         while self._is_word("or"):
             self._next()
             right = self._and()
-            left = (lambda a, b: lambda e: bool(a(e)) or bool(b(e)))(left, right)
+            left = _either(left, right)
         return left
 
     def _and(self):
@@ -303,7 +314,7 @@ class FilterParser:
         while self._is_word("and"):
             self._next()
             right = self._not()
-            left = (lambda a, b: lambda e: bool(a(e)) and bool(b(e)))(left, right)
+            left = _both(left, right)
         return left
 
     def _not(self):
@@ -354,7 +365,7 @@ class FilterParser:
             value = text[1:-1].replace("''", "'")
             return lambda e: value
         if kind == "typed":
-            prefix, _, rest = text.partition("'")
+            prefix, _unused, rest = text.partition("'")
             literal = rest[:-1].replace("''", "'")
             if prefix.lower() == "datetime":
                 value = parse_datetime_literal(literal)
@@ -643,7 +654,7 @@ def authenticate(sandbox, tenant, req):
     cfg = odata_config(sandbox)
     wrong_plan = ODataError(_cfg(cfg, "wrong_plan_status", 403), "Forbidden", None)
     header = req.headers.get("Authorization", "")
-    scheme, _, value = header.partition(" ")
+    scheme, _unused, value = header.partition(" ")
     if scheme.lower() == "bearer":
         claims = verify_token(sandbox, tenant, value.strip())
         if claims is None:

@@ -40,7 +40,7 @@ def name_from_dn(dn):
     """
     parts = []
     for item in dn.split(","):
-        key, _, value = item.partition("=")
+        key, _unused, value = item.partition("=")
         parts.append(x509.NameAttribute(_NAME_ATTRS[key.strip()], value.strip()))
     return x509.Name(list(reversed(parts)))
 
@@ -204,7 +204,7 @@ class Pki:
         self.root_cert, self.root_key = load_cert(m["root_cert"]), load_key(m["root_key"])
         if "server_cert" not in m or load_cert(m["server_cert"]).not_valid_after_utc < utcnow() + datetime.timedelta(days=30):
             server_key = ec.generate_private_key(ec.SECP256R1())
-            cert, _ = make_leaf(self.root_cert, self.root_key, "CN=127.0.0.1,O=btp_sandbox", key=server_key, days=825,
+            cert, _unused = make_leaf(self.root_cert, self.root_key, "CN=127.0.0.1,O=btp_sandbox", key=server_key, days=825,
                                 client=False, server=True, san_dns=("localhost",), san_ips=("127.0.0.1", "::1"))
             m["server_cert"], m["server_key"] = cert_pem(cert), key_pem(server_key)
             changed = True
@@ -249,7 +249,7 @@ class Pki:
     @property
     def client_trust_pem(self):
         """PEM of the SAP root and every SAP client CA (trust anchors for SAP-generated key certificates)."""
-        return cert_pem(self.sap_root_cert) + "".join(cert_pem(c) for c, _ in self.client_cas.values())
+        return cert_pem(self.sap_root_cert) + "".join(cert_pem(c) for c, _unused in self.client_cas.values())
 
     @property
     def signing_public_pem(self):
@@ -275,7 +275,7 @@ class Pki:
         subject = "CN=%s,L=sap-uaa,OU=%s,OU=SAP Cloud Platform Clients,O=SAP SE,C=DE" % (cn, subaccount_id or "sandbox")
         key = rsa_key(key_length)
         with self._lock:
-            cert, _ = make_leaf(ca_cert, ca_key, subject, key=key, not_before=now,
+            cert, _unused = make_leaf(ca_cert, ca_key, subject, key=key, not_before=now,
                                 not_after=now + datetime.timedelta(days=validity_days))
         chain = cert_pem(cert) + cert_pem(ca_cert) + cert_pem(self.sap_root_cert)
         return chain, key_pem(key, pkcs1=True), cert_details(cert)

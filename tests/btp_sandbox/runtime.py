@@ -82,7 +82,7 @@ def authenticate(sandbox, tenant, req):
     """
     store = sandbox.store
     header = req.headers.get("Authorization", "")
-    scheme, _, value = header.partition(" ")
+    scheme, _unused, value = header.partition(" ")
     scheme = scheme.lower()
     if scheme == "bearer":
         claims = verify_token(sandbox, tenant, value.strip())
@@ -98,7 +98,7 @@ def authenticate(sandbox, tenant, req):
             decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
         except (binascii.Error, ValueError, UnicodeDecodeError):
             return None
-        clientid, _, secret = decoded.partition(":")
+        clientid, _unused, secret = decoded.partition(":")
         record = store.find_key_by_secret(tenant.name, clientid, secret)
         if record is None:
             return None

@@ -35,7 +35,7 @@ def client_auth():
             decoded = base64.b64decode(header[6:].strip()).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
             return None, None, "basic"
-        client_id, _, secret = decoded.partition(":")
+        client_id, _unused, secret = decoded.partition(":")
         if request.headers.get("X-CF-ENCODED-CREDENTIALS", "").lower() == "true":
             client_id, secret = unquote(client_id), unquote(secret)
         return client_id, secret, "basic"

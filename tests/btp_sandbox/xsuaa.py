@@ -152,7 +152,7 @@ def _basic_credentials():
         decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
     except (ValueError, UnicodeDecodeError):
         return ("", "")
-    user, _, password = decoded.partition(":")
+    user, _unused, password = decoded.partition(":")
     if request.headers.get("X-CF-ENCODED-CREDENTIALS", "").strip().lower() == "true":
         user, password = unquote_plus(user), unquote_plus(password)
     return user, password

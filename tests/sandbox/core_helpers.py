@@ -115,8 +115,8 @@ def write_external_ca(directory, cn="Customer Test CA"):
 def external_cert_pem(ca_cert, ca_key, cn="client", expired=False):
     now = datetime.datetime.now(datetime.timezone.utc)
     if expired:
-        cert, _ = pki.make_leaf(ca_cert, ca_key, "CN=%s,O=Customer,C=DE" % cn, not_before=now - datetime.timedelta(days=30),
+        cert, _unused = pki.make_leaf(ca_cert, ca_key, "CN=%s,O=Customer,C=DE" % cn, not_before=now - datetime.timedelta(days=30),
                                 not_after=now - datetime.timedelta(days=1))
     else:
-        cert, _ = pki.make_leaf(ca_cert, ca_key, "CN=%s,O=Customer,C=DE" % cn, days=90)
+        cert, _unused = pki.make_leaf(ca_cert, ca_key, "CN=%s,O=Customer,C=DE" % cn, days=90)
     return cert.public_bytes(serialization.Encoding.PEM).decode()

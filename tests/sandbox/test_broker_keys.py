@@ -89,15 +89,15 @@ def test_instance_schema_violations_fail_like_broker_errors(cf, plan, params, fr
     ("integration-flow", {"roles": [], "grant-types": []}),
 ])
 def test_valid_instance_parameters_are_accepted(cf, plan, params):
-    _, job = cf.create_instance(plan=plan, parameters=params)
+    _unused, job = cf.create_instance(plan=plan, parameters=params)
     assert job["state"] == "COMPLETE", job
 
 
 def test_plan_defaults_applied_for_scopes(cf, btp_sandbox):
-    flow, _ = cf.create_instance()
-    api, _ = cf.create_instance(plan="api", parameters={"roles": ["MonitoringDataRead"]})
-    _, _, flow_details = cf.create_key(flow["guid"])
-    _, _, api_details = cf.create_key(api["guid"])
+    flow, _unused = cf.create_instance()
+    api, _unused = cf.create_instance(plan="api", parameters={"roles": ["MonitoringDataRead"]})
+    _unused, _unused, flow_details = cf.create_key(flow["guid"])
+    _unused, _unused, api_details = cf.create_key(api["guid"])
     store = btp_sandbox.store
     flow_key = store.find_key_by_secret("acme", flow_details["credentials"]["oauth"]["clientid"],
                                         flow_details["credentials"]["oauth"]["clientsecret"])
@@ -125,7 +125,7 @@ def test_secret_key_shape_integration_flow(cf, conn, flow_instance):
 
 
 def test_secret_key_shape_api_plan(cf, conn, api_instance):
-    _, _, details = cf.create_key(api_instance["guid"])
+    _unused, _unused, details = cf.create_key(api_instance["guid"])
     oauth = details["credentials"]["oauth"]
     assert re.fullmatch(r"sb-%s!b137126\|it!b196" % UUID, oauth["clientid"])
     assert oauth["url"] == conn["tenants"][0]["api_url"]
@@ -133,17 +133,17 @@ def test_secret_key_shape_api_plan(cf, conn, api_instance):
 
 
 def test_keys_of_one_instance_share_clientid_with_distinct_secrets(cf, flow_instance):
-    _, _, first = cf.create_key(flow_instance["guid"])
-    _, _, second = cf.create_key(flow_instance["guid"])
+    _unused, _unused, first = cf.create_key(flow_instance["guid"])
+    _unused, _unused, second = cf.create_key(flow_instance["guid"])
     assert first["credentials"]["oauth"]["clientid"] == second["credentials"]["oauth"]["clientid"]
     assert first["credentials"]["oauth"]["clientsecret"] != second["credentials"]["oauth"]["clientsecret"]
 
 
 def test_distinct_clientid_per_key_setting(sandbox_factory):
     cf = Cf(sandbox_factory({"broker": {"keys_share_clientid": False}}).connection)
-    instance, _ = cf.create_instance()
-    _, _, first = cf.create_key(instance["guid"])
-    _, _, second = cf.create_key(instance["guid"])
+    instance, _unused = cf.create_instance()
+    _unused, _unused, first = cf.create_key(instance["guid"])
+    _unused, _unused, second = cf.create_key(instance["guid"])
     assert first["credentials"]["oauth"]["clientid"] != second["credentials"]["oauth"]["clientid"]
 
 
@@ -165,7 +165,7 @@ def test_details_404_until_key_created(cf, flow_instance):
 
 def test_certificate_key_shape(cf, conn, flow_instance):
     params = {"key-type": "certificate", "validity": 30, "key-length": 2048}
-    key, _, details = cf.create_key(flow_instance["guid"], parameters=params)
+    key, _unused, details = cf.create_key(flow_instance["guid"], parameters=params)
     oauth = details["credentials"]["oauth"]
     assert "clientsecret" not in oauth
     assert oauth["tokenurl"] == conn["tenants"][0]["cert_token_url"]
@@ -193,7 +193,7 @@ def test_certificate_key_shape(cf, conn, flow_instance):
 
 
 def test_certificate_key_with_4096_bits(cf, api_instance):
-    _, job, details = cf.create_key(api_instance["guid"], parameters={"key-type": "certificate", "key-length": 4096})
+    _unused, job, details = cf.create_key(api_instance["guid"], parameters={"key-type": "certificate", "key-length": 4096})
     assert job["state"] == "COMPLETE"
     private = serialization.load_pem_private_key(details["credentials"]["oauth"]["key"].encode(), None)
     assert private.key_size == 4096
@@ -227,8 +227,8 @@ def test_duplicate_key_name_and_failed_key_replaced(cf, flow_instance):
         "detail": "The binding name is invalid. Key binding names must be unique. The service instance already has a key "
                   "binding with name '%s'." % name}
     failed_name = unique("failed")
-    failed, _, _ = cf.create_key(flow_instance["guid"], failed_name, parameters={"key-type": "nope"})
-    replaced, job, _ = cf.create_key(flow_instance["guid"], failed_name)
+    failed, _unused, _unused = cf.create_key(flow_instance["guid"], failed_name, parameters={"key-type": "nope"})
+    replaced, job, _unused = cf.create_key(flow_instance["guid"], failed_name)
     assert job["state"] == "COMPLETE" and replaced["guid"] != failed["guid"]
 
 
@@ -244,7 +244,7 @@ def test_key_on_unknown_or_busy_instance(cf, flow_instance):
 
 
 def test_key_delete_is_async_and_revokes(cf, btp_sandbox, flow_instance):
-    key, _, details = cf.create_key(flow_instance["guid"])
+    key, _unused, details = cf.create_key(flow_instance["guid"])
     oauth = details["credentials"]["oauth"]
     response = cf.delete("/v3/service_credential_bindings/" + key["guid"])
     assert response.status_code == 202
@@ -256,7 +256,7 @@ def test_key_delete_is_async_and_revokes(cf, btp_sandbox, flow_instance):
 
 def test_key_list_filters(cf, flow_instance, api_instance):
     name = unique("listed")
-    key, _, _ = cf.create_key(api_instance["guid"], name)
+    key, _unused, _unused = cf.create_key(api_instance["guid"], name)
     found = cf.get("/v3/service_credential_bindings", params={"names": name, "service_instance_guids": api_instance["guid"],
                                                               "type": "key", "per_page": 1, "page": 1}).json()
     assert [k["guid"] for k in found["resources"]] == [key["guid"]]
@@ -272,7 +272,7 @@ def test_key_list_filters(cf, flow_instance, api_instance):
 
 
 def test_key_metadata_patch(cf, flow_instance):
-    key, _, _ = cf.create_key(flow_instance["guid"])
+    key, _unused, _unused = cf.create_key(flow_instance["guid"])
     response = cf.patch("/v3/service_credential_bindings/" + key["guid"], {"metadata": {"labels": {"rotation": "1"}}})
     assert response.status_code == 200 and response.json()["metadata"]["labels"] == {"rotation": "1"}
     bad = cf.patch("/v3/service_credential_bindings/" + key["guid"], {"name": "renamed"})
@@ -282,16 +282,16 @@ def test_key_metadata_patch(cf, flow_instance):
 # -- external certificates ---------------------------------------------------------------------------
 def test_external_certificate_untrusted_by_default(cf, flow_instance, external_ca):
     pem = external_cert_pem(external_ca[0], external_ca[1], "untrusted")
-    _, job, _ = cf.create_key(flow_instance["guid"], parameters={"key-type": "certificate_external", "X.509": pem})
+    _unused, job, _unused = cf.create_key(flow_instance["guid"], parameters={"key-type": "certificate_external", "X.509": pem})
     assert "not signed by a trusted certificate authority" in broker_failure(job)
 
 
 def test_external_certificate_key(trusting_sandbox, external_ca):
     cf = Cf(trusting_sandbox.connection)
-    instance, _ = cf.create_instance()
+    instance, _unused = cf.create_instance()
     pem = external_cert_pem(external_ca[0], external_ca[1], "ext-client")
     params = {"key-type": "certificate_external", "X.509": pem, "validity": 365}
-    _, job, details = cf.create_key(instance["guid"], parameters=params)
+    _unused, job, details = cf.create_key(instance["guid"], parameters=params)
     assert job["state"] == "COMPLETE"
     oauth = details["credentials"]["oauth"]
     assert "key" not in oauth and "clientsecret" not in oauth
@@ -305,37 +305,37 @@ def test_external_certificate_key(trusting_sandbox, external_ca):
 
 def test_external_certificate_escaped_newlines_accepted(trusting_sandbox, external_ca):
     cf = Cf(trusting_sandbox.connection)
-    instance, _ = cf.create_instance()
+    instance, _unused = cf.create_instance()
     pem = external_cert_pem(external_ca[0], external_ca[1], "escaped")
     params = {"key-type": "certificate_external", "X.509": pem.replace("\n", "\\n")}
-    _, job, _ = cf.create_key(instance["guid"], parameters=params)
+    _unused, job, _unused = cf.create_key(instance["guid"], parameters=params)
     assert job["state"] == "COMPLETE"
 
 
 def test_external_certificate_expired_or_chain_rejected(trusting_sandbox, external_ca):
     cf = Cf(trusting_sandbox.connection)
-    instance, _ = cf.create_instance()
+    instance, _unused = cf.create_instance()
     expired = external_cert_pem(external_ca[0], external_ca[1], "old", expired=True)
-    _, job, _ = cf.create_key(instance["guid"], parameters={"key-type": "certificate_external", "X.509": expired})
+    _unused, job, _unused = cf.create_key(instance["guid"], parameters={"key-type": "certificate_external", "X.509": expired})
     assert "has expired" in broker_failure(job)
     with open(trusting_sandbox.config.trust_ca_files[0], encoding="utf-8") as handle:
         chain = external_cert_pem(external_ca[0], external_ca[1], "chained") + handle.read()
-    _, job, _ = cf.create_key(instance["guid"], parameters={"key-type": "certificate_external", "X.509": chain})
+    _unused, job, _unused = cf.create_key(instance["guid"], parameters={"key-type": "certificate_external", "X.509": chain})
     assert "exactly one certificate" in broker_failure(job)
 
 
 def test_external_certificate_usable_once(trusting_sandbox, external_ca):
     cf = Cf(trusting_sandbox.connection)
-    first_instance, _ = cf.create_instance()
-    second_instance, _ = cf.create_instance()
+    first_instance, _unused = cf.create_instance()
+    second_instance, _unused = cf.create_instance()
     pem = external_cert_pem(external_ca[0], external_ca[1], "once")
     params = {"key-type": "certificate_external", "X.509": pem}
-    first_key, job, _ = cf.create_key(first_instance["guid"], parameters=params)
+    first_key, job, _unused = cf.create_key(first_instance["guid"], parameters=params)
     assert job["state"] == "COMPLETE"
-    _, job, _ = cf.create_key(second_instance["guid"], parameters=params)
+    _unused, job, _unused = cf.create_key(second_instance["guid"], parameters=params)
     assert "already used by another service key" in broker_failure(job)
     cf.wait_job(cf.delete("/v3/service_credential_bindings/" + first_key["guid"]).headers["Location"])
-    _, job, _ = cf.create_key(second_instance["guid"], parameters=params)
+    _unused, job, _unused = cf.create_key(second_instance["guid"], parameters=params)
     assert job["state"] == "COMPLETE"
 
 
@@ -348,14 +348,14 @@ def test_client_x509_blocks_new_keys_and_updates(sandbox_factory):
     legacy = cf.get("/v3/service_instances", params={"names": "legacy"}).json()["resources"][0]
     old_key = cf.get("/v3/service_credential_bindings", params={"names": "old-key"}).json()["resources"][0]
     assert cf.get("/v3/service_credential_bindings/%s/details" % old_key["guid"]).status_code == 200
-    _, job, _ = cf.create_key(legacy["guid"])
+    _unused, job, _unused = cf.create_key(legacy["guid"])
     assert "deprecated grant type 'client_x509'" in broker_failure(job)
     url = "/v3/service_instances/" + legacy["guid"]
     job = cf.wait_job(cf.patch(url, {"parameters": {"grant-types": ["client_x509", "client_credentials"]}}).headers["Location"])
     assert "deprecated" in broker_failure(job)
     job = cf.wait_job(cf.patch(url, {"parameters": {"grant-types": ["client_credentials"]}}).headers["Location"])
     assert job["state"] == "COMPLETE"
-    _, job, details = cf.create_key(legacy["guid"])
+    _unused, job, details = cf.create_key(legacy["guid"])
     assert job["state"] == "COMPLETE" and details["credentials"]["oauth"]["clientsecret"]
 
 
@@ -363,12 +363,12 @@ def test_unconfirmed_key_settings(sandbox_factory):
     sandbox = sandbox_factory({"broker": {"cert_key_tokenurl_on_cert_host": False, "include_createdate": False,
                                           "certificatedetails_in_oauth": False, "explicit_secret_key_types": ["clientsecret"]}})
     cf = Cf(sandbox.connection)
-    instance, _ = cf.create_instance()
-    _, _, cert = cf.create_key(instance["guid"], parameters={"key-type": "certificate", "validity": 1})
+    instance, _unused = cf.create_instance()
+    _unused, _unused, cert = cf.create_key(instance["guid"], parameters={"key-type": "certificate", "validity": 1})
     assert cert["credentials"]["oauth"]["tokenurl"] == sandbox.connection["tenants"][0]["token_url"]
     assert "createdate" not in cert["credentials"]["oauth"]
     assert "certificatedetails" in cert["credentials"] and "certificatedetails" not in cert["credentials"]["oauth"]
-    _, job, secret = cf.create_key(instance["guid"], parameters={"key-type": "clientsecret"})
+    _unused, job, secret = cf.create_key(instance["guid"], parameters={"key-type": "clientsecret"})
     assert job["state"] == "COMPLETE" and secret["credentials"]["oauth"]["clientsecret"]
 
 
@@ -380,6 +380,6 @@ def test_destination_offering_instance_and_key(cf):
     response = cf.post("/v3/service_instances", body)
     assert cf.wait_job(response.headers["Location"])["state"] == "COMPLETE"
     instance = cf.get("/v3/service_instances", params={"names": body["name"]}).json()["resources"][0]
-    _, job, details = cf.create_key(instance["guid"])
+    _unused, job, details = cf.create_key(instance["guid"])
     assert job["state"] == "COMPLETE" and "oauth" not in details["credentials"]
     assert {"clientid", "clientsecret", "uri", "url"} <= set(details["credentials"])

@@ -285,7 +285,7 @@ def test_create_rejects_bad_plan_space_and_fields(cf):
 
 def test_metadata_labels_and_annotations(cf):
     name = unique("meta")
-    instance, _ = cf.create_instance(name, metadata={"labels": {"team": "integration"}, "annotations": {"owner": "ops@acme"}})
+    instance, _unused = cf.create_instance(name, metadata={"labels": {"team": "integration"}, "annotations": {"owner": "ops@acme"}})
     assert instance["metadata"] == {"labels": {"team": "integration"}, "annotations": {"owner": "ops@acme"}}
     found = cf.get("/v3/service_instances", params={"label_selector": "team=integration", "names": name}).json()
     assert found["pagination"]["total_results"] == 1
@@ -300,7 +300,7 @@ def test_metadata_labels_and_annotations(cf):
 
 def test_instance_filters(cf):
     name = unique("filter")
-    instance, _ = cf.create_instance(name, plan="api", parameters={"roles": ["MonitoringDataRead"]})
+    instance, _unused = cf.create_instance(name, plan="api", parameters={"roles": ["MonitoringDataRead"]})
     space = cf.space_guid()
     by_name = cf.get("/v3/service_instances", params={"names": name, "space_guids": space}).json()
     assert [r["guid"] for r in by_name["resources"]] == [instance["guid"]]
@@ -317,7 +317,7 @@ def test_instance_filters(cf):
 
 
 def test_patch_parameters_is_async_and_applied(cf, btp_sandbox):
-    instance, _ = cf.create_instance(parameters={"roles": ["ESBMessaging.send"], "token-validity": 3600})
+    instance, _unused = cf.create_instance(parameters={"roles": ["ESBMessaging.send"], "token-validity": 3600})
     url = "/v3/service_instances/" + instance["guid"]
     response = cf.patch(url, {"parameters": {"roles": ["ESBMessaging.send", "Custom"], "token-validity": 7200}})
     assert response.status_code == 202 and response.content == b""
@@ -336,7 +336,7 @@ def test_patch_parameters_is_async_and_applied(cf, btp_sandbox):
 
 
 def test_patch_with_invalid_parameters_fails_and_keeps_old(cf, btp_sandbox):
-    instance, _ = cf.create_instance(parameters={"roles": ["ESBMessaging.send"]})
+    instance, _unused = cf.create_instance(parameters={"roles": ["ESBMessaging.send"]})
     response = cf.patch("/v3/service_instances/" + instance["guid"], {"parameters": {"token-validity": 99}})
     job = cf.wait_job(response.headers["Location"])
     assert job["state"] == "FAILED" and job["errors"][0]["code"] == 10001
@@ -346,7 +346,7 @@ def test_patch_with_invalid_parameters_fails_and_keeps_old(cf, btp_sandbox):
 
 
 def test_parameters_not_retrievable_by_default(cf):
-    instance, _ = cf.create_instance(parameters={"roles": ["ESBMessaging.send"]})
+    instance, _unused = cf.create_instance(parameters={"roles": ["ESBMessaging.send"]})
     response = cf.get("/v3/service_instances/%s/parameters" % instance["guid"])
     assert response.status_code == 400
     assert error_of(response) == {"code": 120004, "title": "CF-ServiceFetchInstanceParametersNotSupported",
@@ -370,8 +370,8 @@ def test_parameters_retrievable_setting_and_409_during_operation(sandbox_factory
 
 
 def test_delete_is_async_removes_keys_and_repeats_same_job(cf, btp_sandbox):
-    instance, _ = cf.create_instance()
-    key, _, details = cf.create_key(instance["guid"])
+    instance, _unused = cf.create_instance()
+    key, _unused, details = cf.create_key(instance["guid"])
     oauth = details["credentials"]["oauth"]
     tenant = btp_sandbox.connection["tenants"][0]["name"]
     assert btp_sandbox.store.find_key_by_secret(tenant, oauth["clientid"], oauth["clientsecret"]) is not None

@@ -67,9 +67,9 @@ def test_history_has_3000_mpls_over_7_days_with_mixed_statuses():
 
 
 def test_history_is_deterministic_per_tenant():
-    first, _ = _seeded()
-    second, _ = _seeded()
-    other, _ = _seeded("globex")
+    first, _unused = _seeded()
+    second, _unused = _seeded()
+    other, _unused = _seeded("globex")
     ids = [m["MessageGuid"] for m in first.store.mpls["acme"]]
     assert ids == [m["MessageGuid"] for m in second.store.mpls["acme"]]
     assert [m["Status"] for m in first.store.mpls["acme"]] == [m["Status"] for m in second.store.mpls["acme"]]

@@ -25,7 +25,7 @@ def fixture_admin(sandbox):
 
 def test_request_counts_by_route_template_and_reset(sandbox, admin):
     cf = Cf(sandbox.connection)
-    instance, _ = cf.create_instance()
+    instance, _unused = cf.create_instance()
     cf.get("/v3/service_instances/" + instance["guid"])
     cf.get("/v3/nothing/here")
     stats = admin("GET", "/requests").json()
@@ -47,7 +47,7 @@ def test_status_fault_with_count(sandbox, admin):
     added = admin("POST", "/faults", json=[{"route": "cf GET /v3/service_instances", "kind": "status", "status": 502,
                                             "count": 2}])
     assert added.status_code == 201 and added.json()[0]["count"] == 2
-    first, second, third = (cf.get("/v3/service_instances") for _ in range(3))
+    first, second, third = (cf.get("/v3/service_instances") for _unused in range(3))
     assert first.status_code == 502 and second.status_code == 502 and third.status_code == 200
     assert first.json()["errors"][0]["detail"] == "Injected fault (HTTP 502)"
     assert admin("GET", "/faults").json() == []
@@ -69,10 +69,10 @@ def test_regex_route_and_custom_body(sandbox, admin):
 def test_probability_zero_and_one(sandbox, admin):
     cf = Cf(sandbox.connection)
     admin("POST", "/faults", json=[{"route": "cf GET /v3/spaces", "probability": 0, "status": 503}])
-    assert all(cf.get("/v3/spaces").status_code == 200 for _ in range(5))
+    assert all(cf.get("/v3/spaces").status_code == 200 for _unused in range(5))
     admin("DELETE", "/faults")
     admin("POST", "/faults", json=[{"route": "cf GET /v3/spaces", "probability": 1, "status": 503}])
-    assert all(cf.get("/v3/spaces").status_code == 503 for _ in range(3))
+    assert all(cf.get("/v3/spaces").status_code == 503 for _unused in range(3))
 
 
 def test_reset_fault_closes_connection(sandbox, admin):
@@ -99,7 +99,7 @@ def test_rate_limit_fault(sandbox, admin):
     cf = Cf(sandbox.connection)
     admin("POST", "/faults", json=[{"route": "cf GET /v3/*", "kind": "rate_limit", "limit": 3, "window_s": 30,
                                     "retry_after_s": 7}])
-    statuses = [cf.get("/v3/organizations").status_code for _ in range(5)]
+    statuses = [cf.get("/v3/organizations").status_code for _unused in range(5)]
     assert statuses == [200, 200, 200, 429, 429]
     limited = cf.get("/v3/spaces")
     assert limited.headers["Retry-After"] == "7"
@@ -116,13 +116,13 @@ def test_fail_operation_async(sandbox, admin):
                               "detail": "create managed could not be completed: Provisioning of the tenant client failed"}]
     assert instance["last_operation"] == {**instance["last_operation"], "state": "failed",
                                           "description": "Provisioning of the tenant client failed"}
-    _, job = cf.create_instance()
+    _unused, job = cf.create_instance()
     assert job["state"] == "COMPLETE"
 
 
 def test_fail_operation_sync_for_keys(sandbox, admin):
     cf = Cf(sandbox.connection)
-    instance, _ = cf.create_instance()
+    instance, _unused = cf.create_instance()
     admin("POST", "/faults", json=[{"kind": "fail_operation", "operation": "service_keys.create", "mode": "sync",
                                     "message": "quota exceeded", "count": 1}])
     key, job, details = cf.create_key(instance["guid"])
@@ -135,7 +135,7 @@ def test_fail_operation_sync_for_keys(sandbox, admin):
 
 def test_fail_operation_on_delete_keeps_instance(sandbox, admin):
     cf = Cf(sandbox.connection)
-    instance, _ = cf.create_instance()
+    instance, _unused = cf.create_instance()
     admin("POST", "/faults", json=[{"kind": "fail_operation", "operation": "service_instance.delete", "count": 1}])
     job = cf.wait_job(cf.delete("/v3/service_instances/" + instance["guid"]).headers["Location"])
     assert job["state"] == "FAILED" and job["errors"][0]["code"] == 10009
@@ -163,9 +163,9 @@ def test_faults_from_config(sandbox_factory):
 
 def test_state_dump_masks_secrets(sandbox, admin):
     cf = Cf(sandbox.connection)
-    instance, _ = cf.create_instance(name=unique("dump"))
-    _, _, details = cf.create_key(instance["guid"])
-    _, _, cert = cf.create_key(instance["guid"], parameters={"key-type": "certificate", "validity": 2})
+    instance, _unused = cf.create_instance(name=unique("dump"))
+    _unused, _unused, details = cf.create_key(instance["guid"])
+    _unused, _unused, cert = cf.create_key(instance["guid"], parameters={"key-type": "certificate", "validity": 2})
     response = admin("GET", "/state")
     assert response.status_code == 200
     text = response.text

@@ -508,7 +508,7 @@ def test_throughput_1000_tokens_and_1000_mpl_reads(btp_sandbox, conn, cf, acme, 
             sessions[key] = make_session(conn, admin_token if kind == "api" else None)
         return sessions[key]
 
-    def get_token(_):
+    def get_token(_unused):
         response = session("token").post(acme["token_url"] + "?grant_type=client_credentials",
                                          auth=(oauth["clientid"], oauth["clientsecret"]))
         return response.status_code

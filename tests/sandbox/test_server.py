@@ -71,7 +71,7 @@ def test_cert_token_listener_requires_client_certificate(btp_sandbox, tmp_path):
     cert_url = conn["tenants"][0]["cert_token_url"]
     with pytest.raises((ssl.SSLError, OSError)):
         _handshake(cert_url, conn["ca_bundle"])
-    chain, key, _ = btp_sandbox.pki.issue_client_cert("probe", 1)
+    chain, key, _unused = btp_sandbox.pki.issue_client_cert("probe", 1)
     (tmp_path / "c.pem").write_text(chain)
     (tmp_path / "k.pem").write_text(key)
     assert _handshake(cert_url, conn["ca_bundle"], (str(tmp_path / "c.pem"), str(tmp_path / "k.pem"))).startswith(b"HTTP/1.1 ")
@@ -120,9 +120,9 @@ def test_persistence_keeps_instances_and_keys(tmp_path):
     first = Sandbox(load_config(overrides=overrides), state_file=str(tmp_path / "c1.json")).start()
     try:
         cf = Cf(first.connection)
-        instance, _ = cf.create_instance("persisted", parameters={"roles": ["ESBMessaging.send"]})
-        _, _, details = cf.create_key(instance["guid"], "persisted-key")
-        _, _, cert = cf.create_key(instance["guid"], "persisted-cert", parameters={"key-type": "certificate", "validity": 3})
+        instance, _unused = cf.create_instance("persisted", parameters={"roles": ["ESBMessaging.send"]})
+        _unused, _unused, details = cf.create_key(instance["guid"], "persisted-key")
+        _unused, _unused, cert = cf.create_key(instance["guid"], "persisted-cert", parameters={"key-type": "certificate", "validity": 3})
     finally:
         first.stop()
     second = Sandbox(load_config(overrides=overrides), state_file=str(tmp_path / "c2.json")).start()

@@ -284,7 +284,7 @@ def test_rate_limit_returns_429_with_retry_after(btp_sandbox, conn, acme, flow_k
         statuses = []
         retry_after = None
         time.sleep(1.0 - time.time() % 1.0 + 0.01)  # start of a fresh one-second window
-        for _ in range(8):
+        for _unused in range(8):
             response = _post(conn, acme["token_url"] + "?grant_type=client_credentials",
                              auth=(flow_key["clientid"], flow_key["clientsecret"]))
             statuses.append(response.status_code)

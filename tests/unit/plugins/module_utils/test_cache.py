@@ -55,7 +55,7 @@ def _worker(directory, counter_path, results):
         time.sleep(0.3)
         return "token", time.time() + 3600
 
-    value, _ = cache.get_or_fetch("same", fetch)
+    value, _unused = cache.get_or_fetch("same", fetch)
     results.put(value)
 
 

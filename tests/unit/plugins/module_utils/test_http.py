@@ -53,8 +53,8 @@ def client(outcomes, **kwargs):
 
 
 def test_defaults_timeout_verify_and_user_agent():
-    http, _ = client([make_response(200, {"ok": True})], timeout=7)
-    data, _ = http.json("GET", "https://api.example/v3/x")
+    http, _unused = client([make_response(200, {"ok": True})], timeout=7)
+    data, _unused = http.json("GET", "https://api.example/v3/x")
     call = http.session.calls[0]
     assert data == {"ok": True}
     assert call["timeout"] == 7
@@ -64,11 +64,11 @@ def test_defaults_timeout_verify_and_user_agent():
 
 
 def test_ca_path_and_validate_certs_and_client_cert():
-    http, _ = client([make_response(200)], ca_path="/tmp/ca.pem", client_cert=("/c.pem", "/k.pem"))
+    http, _unused = client([make_response(200)], ca_path="/tmp/ca.pem", client_cert=("/c.pem", "/k.pem"))
     http.request("GET", "https://x")
     assert http.session.calls[0]["verify"] == "/tmp/ca.pem"
     assert http.session.calls[0]["cert"] == ("/c.pem", "/k.pem")
-    http2, _ = client([make_response(200)], validate_certs=False, ca_path="/tmp/ca.pem")
+    http2, _unused = client([make_response(200)], validate_certs=False, ca_path="/tmp/ca.pem")
     http2.request("GET", "https://x")
     assert http2.session.calls[0]["verify"] is False
 
@@ -76,7 +76,7 @@ def test_ca_path_and_validate_certs_and_client_cert():
 @pytest.mark.parametrize("status", [429, 502, 503, 504])
 def test_get_is_retried_on_transient_status(status):
     http, sleeps = client([make_response(status), make_response(status), make_response(200, {"a": 1})])
-    data, _ = http.json("GET", "https://x")
+    data, _unused = http.json("GET", "https://x")
     assert data == {"a": 1}
     assert len(http.session.calls) == 3
     assert len(sleeps) == 2
@@ -100,19 +100,19 @@ def test_post_is_not_resent_after_503_but_is_after_429():
 
 
 def test_post_declared_safe_is_retried():
-    http, _ = client([make_response(503, method="POST"), make_response(200, method="POST")])
+    http, _unused = client([make_response(503, method="POST"), make_response(200, method="POST")])
     assert http.request("POST", "https://x", retry_safe=True).status_code == 200
 
 
 def test_connection_errors_retry_rules():
     reset = requests.exceptions.ConnectionError("Connection reset by peer")
-    http, _ = client([reset, make_response(200)])
+    http, _unused = client([reset, make_response(200)])
     assert http.request("GET", "https://x").status_code == 200
-    http, _ = client([requests.exceptions.ConnectionError("Connection reset by peer")])
+    http, _unused = client([requests.exceptions.ConnectionError("Connection reset by peer")])
     with pytest.raises(ApiError) as info:
         http.request("POST", "https://x")
     assert "could not be reached" in str(info.value)
-    http, _ = client([requests.exceptions.ConnectTimeout("connect timeout"), make_response(201)])
+    http, _unused = client([requests.exceptions.ConnectTimeout("connect timeout"), make_response(201)])
     assert http.request("POST", "https://x").status_code == 201
 
 
@@ -124,7 +124,7 @@ def test_retries_are_bounded():
 
 
 def test_tls_error_is_not_retried_and_explains():
-    http, _ = client([requests.exceptions.SSLError("certificate verify failed")])
+    http, _unused = client([requests.exceptions.SSLError("certificate verify failed")])
     with pytest.raises(ApiError) as info:
         http.request("GET", "https://x/path?client_secret=abc")
     assert "ca_path" in str(info.value)
@@ -133,7 +133,7 @@ def test_tls_error_is_not_retried_and_explains():
 
 def test_connection_error_detail_is_scrubbed():
     redactor = Redactor().add("supersecretvalue")
-    http, _ = client([requests.exceptions.ConnectionError("failed for supersecretvalue")], retries=0, redactor=redactor)
+    http, _unused = client([requests.exceptions.ConnectionError("failed for supersecretvalue")], retries=0, redactor=redactor)
     with pytest.raises(ApiError) as info:
         http.request("GET", "https://x")
     assert "supersecretvalue" not in info.value.detail
@@ -141,7 +141,7 @@ def test_connection_error_detail_is_scrubbed():
 
 def test_error_message_from_cf_envelope():
     body = {"errors": [{"code": 10010, "title": "CF-ResourceNotFound", "detail": "Service instance not found"}]}
-    http, _ = client([make_response(404, body, url="https://api.example/v3/service_instances/abc")])
+    http, _unused = client([make_response(404, body, url="https://api.example/v3/service_instances/abc")])
     with pytest.raises(ApiError) as info:
         http.request("GET", "https://api.example/v3/service_instances/abc", context="Reading instance", expected=(200,))
     message = str(info.value)
@@ -150,7 +150,7 @@ def test_error_message_from_cf_envelope():
 
 
 def test_json_rejects_html():
-    http, _ = client([make_response(200, b"<html>login</html>", headers={"Content-Type": "text/html"})])
+    http, _unused = client([make_response(200, b"<html>login</html>", headers={"Content-Type": "text/html"})])
     with pytest.raises(ApiError) as info:
         http.json("GET", "https://x")
     assert "expected JSON" in str(info.value)
