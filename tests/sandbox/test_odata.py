@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from btp_sandbox import content, odata
-from tenant_clients import CfClient, fetch_token, make_session, tenant_info, write_cert_files
+from tenant_clients import fetch_token, make_session, write_cert_files
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 M = "{http://schemas.microsoft.com/ado/2007/08/dataservices/metadata}"
@@ -21,23 +21,8 @@ JSON = {"Accept": "application/json"}
 
 
 @pytest.fixture(scope="module")
-def conn(btp_sandbox):
-    return btp_sandbox.connection
-
-
-@pytest.fixture(scope="module")
-def acme(conn):
-    return tenant_info(conn, "acme")
-
-
-@pytest.fixture(scope="module")
 def api(acme):
     return acme["api_url"] + "/api/v1"
-
-
-@pytest.fixture(scope="module")
-def cf(conn):
-    return CfClient(conn)
 
 
 def _key(cf, acme, plan, roles, parameters=None):

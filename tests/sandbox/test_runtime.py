@@ -8,27 +8,12 @@ import pytest
 import requests
 
 from btp_sandbox import content
-from tenant_clients import CfClient, fetch_token, make_session, tenant_info, write_cert_files
+from tenant_clients import fetch_token, make_session, tenant_info, write_cert_files
 
 FAILURE_RE = re.compile(r"^An internal server error occured: The MPL ID for the failed message is : (A[\w-]{27})"
                         r"(\nFor more details please check tail log\.)?$")
 SOAP = ('<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Header/>'
         '<soapenv:Body><ping xmlns="urn:sandbox">hello</ping></soapenv:Body></soapenv:Envelope>')
-
-
-@pytest.fixture(scope="module")
-def conn(btp_sandbox):
-    return btp_sandbox.connection
-
-
-@pytest.fixture(scope="module")
-def acme(conn):
-    return tenant_info(conn, "acme")
-
-
-@pytest.fixture(scope="module")
-def cf(conn):
-    return CfClient(conn)
 
 
 @pytest.fixture(scope="module")

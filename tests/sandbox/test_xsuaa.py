@@ -13,22 +13,7 @@ import requests
 from oauthlib.oauth2 import BackendApplicationClient
 from requests_oauthlib import OAuth2Session
 
-from tenant_clients import CfClient, tenant_info, write_cert_files
-
-
-@pytest.fixture(scope="module")
-def conn(btp_sandbox):
-    return btp_sandbox.connection
-
-
-@pytest.fixture(scope="module")
-def acme(conn):
-    return tenant_info(conn, "acme")
-
-
-@pytest.fixture(scope="module")
-def cf(conn):
-    return CfClient(conn)
+from tenant_clients import tenant_info, write_cert_files
 
 
 @pytest.fixture(scope="module")
