@@ -242,7 +242,6 @@ class _Literal:
         self.kind = kind
 
 
-
 def _either(left, right):
     """Predicate true when either operand predicate is true (OData 'or')."""
     return lambda entity: bool(left(entity)) or bool(right(entity))

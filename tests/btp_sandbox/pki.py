@@ -205,7 +205,7 @@ class Pki:
         if "server_cert" not in m or load_cert(m["server_cert"]).not_valid_after_utc < utcnow() + datetime.timedelta(days=30):
             server_key = ec.generate_private_key(ec.SECP256R1())
             cert, _unused = make_leaf(self.root_cert, self.root_key, "CN=127.0.0.1,O=btp_sandbox", key=server_key, days=825,
-                                client=False, server=True, san_dns=("localhost",), san_ips=("127.0.0.1", "::1"))
+                                      client=False, server=True, san_dns=("localhost",), san_ips=("127.0.0.1", "::1"))
             m["server_cert"], m["server_key"] = cert_pem(cert), key_pem(server_key)
             changed = True
         if "sap_root_cert" not in m:
@@ -276,6 +276,6 @@ class Pki:
         key = rsa_key(key_length)
         with self._lock:
             cert, _unused = make_leaf(ca_cert, ca_key, subject, key=key, not_before=now,
-                                not_after=now + datetime.timedelta(days=validity_days))
+                                      not_after=now + datetime.timedelta(days=validity_days))
         chain = cert_pem(cert) + cert_pem(ca_cert) + cert_pem(self.sap_root_cert)
         return chain, key_pem(key, pkcs1=True), cert_details(cert)

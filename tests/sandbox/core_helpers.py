@@ -116,7 +116,7 @@ def external_cert_pem(ca_cert, ca_key, cn="client", expired=False):
     now = datetime.datetime.now(datetime.timezone.utc)
     if expired:
         cert, _unused = pki.make_leaf(ca_cert, ca_key, "CN=%s,O=Customer,C=DE" % cn, not_before=now - datetime.timedelta(days=30),
-                                not_after=now - datetime.timedelta(days=1))
+                                      not_after=now - datetime.timedelta(days=1))
     else:
         cert, _unused = pki.make_leaf(ca_cert, ca_key, "CN=%s,O=Customer,C=DE" % cn, days=90)
     return cert.public_bytes(serialization.Encoding.PEM).decode()
