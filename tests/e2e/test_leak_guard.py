@@ -97,7 +97,9 @@ TOUR = """
       ansible.builtin.set_fact:
         tour_from_file: "{{ lookup('sap_btp.cloud_integration.credentials', dest ~ '/api.json') }}"
         tour_from_vault_file: "{{ lookup('sap_btp.cloud_integration.credentials', dest ~ '/api.vault.yml', source='ansible_vault') }}"
-        tour_from_kv: "{{ lookup('sap_btp.cloud_integration.credentials', leak_kv_path, source='hashicorp_vault', url=leak_vault_addr, token=leak_vault_token) }}"
+        tour_from_kv: >-
+          {{ lookup('sap_btp.cloud_integration.credentials', leak_kv_path, source='hashicorp_vault', url=leak_vault_addr,
+                    token=leak_vault_token) }}
       no_log: true
       when: leak_ansible_vault | bool
 
@@ -148,7 +150,9 @@ TOUR = """
 
     - name: Show what the tour may show
       ansible.builtin.debug:
-        msg: "token {{ tour_api_token.token_type | default('') }} for {{ tour_api_token.claims.client_id | default('') }}; call {{ tour_call.status | default('') }}"
+        msg: >-
+          token {{ tour_api_token.token_type | default('') }} for {{ tour_api_token.claims.client_id | default('') }};
+          call {{ tour_call.status | default('') }}
 """
 
 
