@@ -50,6 +50,7 @@ class Results:
     def __init__(self):
         self.rows = []
         self.notes = []
+        self.requests = {}   # benchmark run label -> sandbox request counts by route
 
     def add(self, bench, figure, measured, target=None, ok=None, ratio=None, unit=""):
         self.rows.append({"bench": bench, "figure": figure, "measured": measured, "unit": unit, "target": target,
@@ -306,6 +307,16 @@ def task_durations(run, name_prefix):
     return [t["duration"] for t in run["timer"]["tasks"] if t["name"].startswith(name_prefix) and t.get("duration")]
 
 
+def rss_python(work):
+    """An executable copy of rss_wrapper.py whose shebang is this Python: the interpreter Ansible runs modules with."""
+    path = work / "rss-python"
+    if not path.exists():
+        text = (BENCH / "rss_wrapper.py").read_text(encoding="utf-8")
+        path.write_text("#!%s\n%s" % (sys.executable, text), encoding="utf-8")
+        path.chmod(0o755)
+    return path
+
+
 def read_rss(path):
     values = []
     if Path(path).exists():
@@ -335,7 +346,8 @@ class Benchmarks:
         env, r = self.env, self.r
         env.reset_counts()
         ours = onboard_ours(env, "b2-ours-%d" % self.n, self.main, self.main_dir)
-        by_listener, _ = env.counts()
+        by_listener, by_route = env.counts()
+        r.requests["B2 collection"] = by_route
         self.ours25 = {"run": ours, "cf_per_client": by_listener.get("cf", 0) / float(self.n)}
         one_dir = env.work / "creds-one"
         one_dir.mkdir(exist_ok=True)
@@ -365,7 +377,8 @@ class Benchmarks:
         env, r = self.env, self.r
         env.reset_counts()
         rerun = onboard_ours(env, "b1-rerun", self.main, self.main_dir)
-        by_listener, _ = env.counts()
+        by_listener, by_route = env.counts()
+        r.requests["B1 no-op rerun"] = by_route
         changed = changed_total(rerun)
         cf_per_client = by_listener.get("cf", 0) / float(self.n)
         uaa = by_listener.get("uaa", 0)
@@ -414,9 +427,8 @@ class Benchmarks:
                 "service_key_path": str(key_file), "path": "MessageProcessingLogs", "max_items": items,
                 "dest": str(dest), "ca_path": env.conn["ca_bundle"]}, "register": "mpls"}
             playbook = repeated_tasks_playbook(env, "b4-module-%d" % items, task, 1)
-            run = env.run(playbook, "b4-module-%d" % items, args=(
-                "-e", "ansible_python_interpreter='%s %s'" % (sys.executable, BENCH / "rss_wrapper.py")),
-                env={"BENCH_RSS_FILE": str(rss_file)})
+            run = env.run(playbook, "b4-module-%d" % items, args=("-e", "ansible_python_interpreter=%s" % rss_python(env.work)),
+                          env={"BENCH_RSS_FILE": str(rss_file)})
             duration = task_durations(run, "Read MPLs")[0]
             lines = sum(1 for _ in open(dest, encoding="utf-8"))
             loop_dest = env.work / ("mpls-loop-%d.jsonl" % items)
@@ -504,6 +516,8 @@ def main():
     parser.add_argument("--calls", type=int, default=4)
     parser.add_argument("--update-doc", action="store_true", help="write the table into docs/performance.md")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the figures of benchmarks not run now from the previous benchmarks/output/results.json")
     args = parser.parse_args()
     wanted = {name.strip().upper() for name in args.only.split(",") if name.strip()}
     if wanted & {"B1", "B3", "B5"}:
@@ -541,10 +555,21 @@ def main():
             print("  %s done in %.0f s" % (name, time.monotonic() - started), flush=True)
     finally:
         env.stop()
+    previous = OUTPUT / "results.json"
+    if args.merge and previous.exists():
+        # keep the previous figures of the benchmarks this run did not repeat (same settings, same sandbox profile)
+        earlier = json.loads(previous.read_text(encoding="utf-8"))
+        ran = {row["bench"] for row in results.rows}
+        kept = [row for row in earlier.get("rows", []) if row["bench"] not in ran]
+        order = ["B1", "B2", "B3", "B4", "B5", "B6"]
+        results.rows = sorted(results.rows + kept, key=lambda row: order.index(row["bench"]) if row["bench"] in order else 99)
+        for label, counts in earlier.get("requests_by_route", {}).items():
+            results.requests.setdefault(label, counts)
     print()
     print(settings)
     print(results.table())
-    (OUTPUT / "results.json").write_text(json.dumps({"settings": settings, "rows": results.rows}, indent=1),
+    (OUTPUT / "results.json").write_text(json.dumps({"settings": settings, "rows": results.rows,
+                                                     "requests_by_route": results.requests}, indent=1),
                                          encoding="utf-8")
     if args.update_doc:
         update_doc(results, settings)
