@@ -2,8 +2,6 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
-import io
-import json
 import os
 import stat
 
@@ -17,33 +15,11 @@ from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._http im
 )
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._redact import Redactor  # noqa: E402
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._version import COLLECTION_VERSION  # noqa: E402
+from ansible_collections.sap_btp.cloud_integration.tests.unit.plugins.http_fakes import FakeSession, fake_response  # noqa: E402
 
 
 def make_response(status, body=b"", headers=None, url="https://api.example/v3/x", method="GET"):
-    response = requests.Response()
-    response.status_code = status
-    response._content = body if isinstance(body, bytes) else json.dumps(body).encode()
-    response.headers.update(headers or {})
-    response.url = url
-    response.raw = io.BytesIO(b"")
-    response.request = requests.Request(method, url).prepare()
-    return response
-
-
-class FakeSession:
-    def __init__(self, outcomes):
-        self.outcomes = list(outcomes)
-        self.calls = []
-
-    def request(self, method, url, headers=None, **kwargs):
-        self.calls.append({"method": method, "url": url, "headers": headers, **kwargs})
-        outcome = self.outcomes.pop(0)
-        if isinstance(outcome, Exception):
-            raise outcome
-        return outcome
-
-    def close(self):
-        pass
+    return fake_response(status, body, headers, url=url, method=method)
 
 
 def client(outcomes, **kwargs):

@@ -13,6 +13,7 @@ requests = pytest.importorskip("requests")
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import _odata  # noqa: E402
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._errors import ApiError, ParameterError  # noqa: E402
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._http import HttpClient  # noqa: E402
+from ansible_collections.sap_btp.cloud_integration.tests.unit.plugins.http_fakes import FakeSession, fake_response  # noqa: E402
 
 ROOT = "https://tenant.it-cpi018.cfapps.eu10.hana.ondemand.com/api/v1"
 
@@ -274,28 +275,8 @@ def test_paging_false_reads_one_page():
 # HTTP: errors and CSRF
 
 def response(status, body=None, headers=None, url=ROOT, content_type="application/json"):
-    resp = requests.Response()
-    resp.status_code = status
-    resp._content = body if isinstance(body, bytes) else json.dumps(body).encode() if body is not None else b""
-    resp._content_consumed = True
-    resp.headers.update({"Content-Type": content_type})
-    resp.headers.update(headers or {})
-    resp.url = url
-    resp.request = requests.Request("GET", url).prepare()
-    return resp
+    return fake_response(status, body, headers, url=url, content_type=content_type)
 
-
-class FakeSession:
-    def __init__(self, outcomes):
-        self.outcomes = list(outcomes)
-        self.calls = []
-
-    def request(self, method, url, headers=None, **kwargs):
-        self.calls.append({"method": method, "url": url, "headers": dict(headers or {}), **kwargs})
-        return self.outcomes.pop(0)
-
-    def close(self):
-        pass
 
 
 def client(outcomes, **kwargs):

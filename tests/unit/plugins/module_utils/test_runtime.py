@@ -12,6 +12,7 @@ requests = pytest.importorskip("requests")
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import _runtime  # noqa: E402
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._errors import ParameterError  # noqa: E402
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._http import HttpClient  # noqa: E402
+from ansible_collections.sap_btp.cloud_integration.tests.unit.plugins.http_fakes import FakeSession, fake_response  # noqa: E402
 
 RT = "https://acme-dev.it-cpi018-rt.cfapps.eu10-003.hana.ondemand.com"
 CREDS = {"clientid": "sb-x!b1|it-rt-acme!b196", "clientsecret": "s3cr3t$abc", "certificate": None, "key": None}
@@ -62,28 +63,8 @@ def test_encode_body(tmp_path):
 
 
 def response(status, body=b"", headers=None, content_type="text/plain"):
-    resp = requests.Response()
-    resp.status_code = status
-    resp._content = body if isinstance(body, bytes) else json.dumps(body).encode()
-    resp._content_consumed = True
-    resp.headers.update({"Content-Type": content_type})
-    resp.headers.update(headers or {})
-    resp.url = RT + "/http/x"
-    resp.request = requests.Request("POST", resp.url).prepare()
-    return resp
+    return fake_response(status, body, headers, url=RT + "/http/x", method="POST", content_type=content_type)
 
-
-class FakeSession:
-    def __init__(self, outcomes):
-        self.outcomes = list(outcomes)
-        self.calls = []
-
-    def request(self, method, url, headers=None, **kwargs):
-        self.calls.append({"method": method, "url": url, "headers": dict(headers or {}), **kwargs})
-        return self.outcomes.pop(0)
-
-    def close(self):
-        pass
 
 
 def caller(outcomes, auth="oauth", creds=None, tokens=None):

@@ -19,6 +19,7 @@ from ansible.module_utils.common.text.converters import to_bytes  # noqa: E402
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import _module  # noqa: E402
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._http import HttpClient  # noqa: E402
 from ansible_collections.sap_btp.cloud_integration.plugins.modules import iflow_request, message_processing_log_info, oauth_token, odata_request  # noqa: E402
+from ansible_collections.sap_btp.cloud_integration.tests.unit.plugins.http_fakes import FakeSession, fake_response  # noqa: E402
 
 TOKEN_URL = "https://acme-dev.authentication.eu10.hana.ondemand.com/oauth/token"
 RT_KEY = {"oauth": {"clientid": "sb-1!b1|it-rt-acme-dev!b196", "clientsecret": "rt-secret$AAAA", "tokenurl": TOKEN_URL,
@@ -29,15 +30,7 @@ COLLECTIONS_ROOT = os.path.abspath(os.path.join(os.path.dirname(oauth_token.__fi
 
 
 def response(status, body=None, headers=None, content_type="application/json", url=TOKEN_URL):
-    resp = requests.Response()
-    resp.status_code = status
-    resp._content = body if isinstance(body, bytes) else json.dumps(body).encode() if body is not None else b""
-    resp._content_consumed = True
-    resp.headers.update({"Content-Type": content_type})
-    resp.headers.update(headers or {})
-    resp.url = url
-    resp.request = requests.Request("GET", url).prepare()
-    return resp
+    return fake_response(status, body, headers, url=url, content_type=content_type)
 
 
 def token_answer():
@@ -47,18 +40,6 @@ def token_answer():
     return response(200, {"access_token": token, "token_type": "bearer", "expires_in": 3599,
                           "scope": "it-rt-acme-dev!b196.ESBMessaging.send"})
 
-
-class FakeSession:
-    def __init__(self, outcomes):
-        self.outcomes = list(outcomes)
-        self.calls = []
-
-    def request(self, method, url, headers=None, **kwargs):
-        self.calls.append({"method": method, "url": url, "headers": dict(headers or {}), **kwargs})
-        return self.outcomes.pop(0)
-
-    def close(self):
-        pass
 
 
 @pytest.fixture
