@@ -122,6 +122,7 @@ from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._deps im
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._errors import ApiError, ParameterError
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._formats import parse_stored
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._redact import Redactor
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._secret_io import decode_text, read_file
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._service_key import parse_raw_service_key, secret_values
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._vault import OWNED_FIELDS, KvStore
 from ansible_collections.sap_btp.cloud_integration.plugins.plugin_utils import _ansible_vault
@@ -157,20 +158,13 @@ class LookupModule(LookupBase):
             oauth = {name: state.data[name] for name in OWNED_FIELDS if name in state.data}
             return parse_raw_service_key({"oauth": oauth}, option=term)
         path = self._loader.path_dwim(os.path.expanduser(term))
-        try:
-            with open(path, "rb") as handle:
-                data = handle.read()
-        except FileNotFoundError:
-            raise ParameterError(term, "the file %s does not exist" % path) from None
-        except OSError as exc:
-            raise ParameterError(term, "cannot read %s: %s" % (path, exc.strerror)) from None
+        data = read_file(path, term)
+        if data is None:
+            raise ParameterError(term, "the file %s does not exist" % path)
         if _ansible_vault.encrypted(data):
             data, dummy = _ansible_vault.decrypt(self._loader, data, filename=path)
         elif source == "ansible_vault":
             raise ParameterError(term, "%s is not encrypted with Ansible Vault (use source=file for a plain file)" % path)
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            raise ParameterError(term, "%s is not a text file (pem and pkcs12 files cannot be read back)" % path) from None
+        text = decode_text(data, path, term, "pem and pkcs12 files cannot be read back")
         stored = parse_stored(text, self.get_option("format"), self.get_option("env_prefix"))
         return parse_raw_service_key(stored, option=term, require_wrapper=True)

@@ -72,17 +72,7 @@ def resolve_key(module):
 def read_key_file(path, option="src"):
     """Read a key file (the JSON the cockpit downloads, or a yaml/env/postman file written by this collection)."""
     path = os.path.expanduser(path)
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except FileNotFoundError:
-        raise ParameterError(option, "the key file %s does not exist" % path) from None
-    except OSError as exc:
-        raise ParameterError(option, "cannot read the key file %s: %s" % (path, exc.strerror)) from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ParameterError(option, "%s is not a text file (a service key is JSON)" % path) from None
+    text = _secret_io.read_text(path, option, what="the key file", binary_hint="a service key is JSON")
     if path.lower().endswith(".json") or text.lstrip().startswith(("{", "[")):
         try:
             data = json.loads(text)

@@ -36,7 +36,7 @@ def private_umask():
         os.umask(previous)
 
 
-def read_file(path):
+def read_file(path, option="path"):
     """Return the bytes of path, or None when it does not exist."""
     try:
         with open(path, "rb") as handle:
@@ -44,9 +44,25 @@ def read_file(path):
     except FileNotFoundError:
         return None
     except IsADirectoryError:
-        raise ParameterError("path", "%s is a directory" % path) from None
+        raise ParameterError(option, "%s is a directory" % path) from None
     except OSError as exc:
-        raise ParameterError("path", "cannot read %s: %s" % (path, exc.strerror)) from None
+        raise ParameterError(option, "cannot read %s: %s" % (path, exc.strerror)) from None
+
+
+def read_text(path, option, what="the file", binary_hint="expected text"):
+    """Return the text of a file that must exist; every error names the option."""
+    data = read_file(path, option)
+    if data is None:
+        raise ParameterError(option, "%s %s does not exist" % (what, path))
+    return decode_text(data, path, option, binary_hint)
+
+
+def decode_text(data, path, option, binary_hint="expected text"):
+    """Decode UTF-8 file content, or fail naming the option."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ParameterError(option, "%s is not a text file (%s)" % (path, binary_hint)) from None
 
 
 def check_writable(path, option="path"):
