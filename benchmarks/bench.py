@@ -76,7 +76,7 @@ class Results:
             lines.append((row["bench"], row["figure"], self.fmt(row["measured"], row["unit"]), row["target"] or "-",
                           ratio, result))
         if markdown:
-            out = ["| %s |" % " | ".join(header), "|%s|" % "|".join("---" for _ in header)]
+            out = ["| %s |" % " | ".join(header), "|%s|" % "|".join("---" for _unused in header)]
             out += ["| %s |" % " | ".join(line) for line in lines]
             return "\n".join(out)
         widths = [max(len(h), *(len(line[i]) for line in lines)) if lines else len(h) for i, h in enumerate(header)]
@@ -356,7 +356,7 @@ class Benchmarks:
         ref_dir.mkdir(exist_ok=True)
         env.reset_counts()
         ref = onboard_reference(env, "b2-uri-%d" % self.n, clients("b%sc" % self.rid, self.n), ref_dir)
-        ref_listener, _ = env.counts()
+        ref_listener, _unused = env.counts()
         ratio = ours["wall"] / ref["wall"]
         r.add("B2", "onboarding %d clients, collection (wall)" % self.n, ours["wall"], unit="s")
         r.add("B2", "onboarding %d clients, uri reference (wall)" % self.n, ref["wall"], unit="s")
@@ -401,7 +401,7 @@ class Benchmarks:
         calls = by_listener.get("runtime", 0)
         env.reset_counts()
         ref = smoke_reference(env, "b3-uri", self.main, self.main_dir, self.calls)
-        ref_listener, _ = env.counts()
+        ref_listener, _unused = env.counts()
         r.add("B3", "token requests, %d clients x %d calls" % (self.n, self.calls), tokens, target="%d" % self.n,
               ok=tokens == self.n)
         r.add("B3", "iFlow calls made (collection / uri)", "%d / %d" % (calls, ref_listener.get("runtime", 0)))
@@ -430,7 +430,7 @@ class Benchmarks:
             run = env.run(playbook, "b4-module-%d" % items, args=("-e", "ansible_python_interpreter=%s" % rss_python(env.work)),
                           env={"BENCH_RSS_FILE": str(rss_file)})
             duration = task_durations(run, "Read MPLs")[0]
-            lines = sum(1 for _ in open(dest, encoding="utf-8"))
+            lines = sum(1 for _unused in open(dest, encoding="utf-8"))
             loop_dest = env.work / ("mpls-loop-%d.jsonl" % items)
             started = time.monotonic()
             proc = subprocess.run([sys.executable, str(BENCH / "baseline" / "odata_requests_loop.py"), "--key",
@@ -464,7 +464,7 @@ class Benchmarks:
         cache = env.work / "cache-b5"
         env.reset_counts()
         token_run = env.run(playbook, "b5-token", cache_dir=cache)
-        _, by_route = env.counts()
+        _unused, by_route = env.counts()
         fetched = sum(n for route, n in by_route.items() if route.endswith("POST /oauth/token"))
         ping_playbook = repeated_tasks_playbook(env, "b5-ping", {"name": "Ping", "ansible.builtin.ping": {}}, count)
         ping_run = env.run(ping_playbook, "b5-ping", cache_dir=cache)
@@ -483,7 +483,7 @@ class Benchmarks:
         out.mkdir(exist_ok=True)
         env.reset_counts()
         run = onboard_ours(env, "b6-scale-%d" % self.scale, big, out)
-        by_listener, _ = env.counts()
+        by_listener, _unused = env.counts()
         per_client = by_listener.get("cf", 0) / float(self.scale)
         files = sum(1 for c in big if (out / ("%s.json" % c["name"])).exists())
         r.add("B6", "onboarding %d clients (wall)" % self.scale, run["wall"], unit="s")

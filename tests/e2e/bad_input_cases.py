@@ -66,8 +66,8 @@ class Case:
 
 def fault(rule):
     """Setup task: add a sandbox fault rule (admin API)."""
-    return {"name": "add fault", "ansible.builtin.uri": {"url": "{{ admin }}/faults", "method": "POST", "ca_path": "{{ ca }}",
-                                                          "body_format": "json", "body": [rule], "status_code": 201}}
+    return {"name": "add fault", "ansible.builtin.uri": {
+        "url": "{{ admin }}/faults", "method": "POST", "ca_path": "{{ ca }}", "body_format": "json", "body": [rule], "status_code": 201}}
 
 
 CLEAR_FAULTS = {"name": "clear faults", "ansible.builtin.uri": {"url": "{{ admin }}/faults", "method": "DELETE",
@@ -197,8 +197,8 @@ CASES = [
          ["cf_token", "invalid or expired"], "The token expired or is not a CF token; log in again or use username/password."),
     Case("cf-forbidden", "Cloud Foundry", "CF API answers 403 (missing space role)", "service_instance_info",
          dict(CF), ["403", "NotAuthorized"], "The user needs the Space Developer role in the space.",
-         setup=_f("cf GET /v3/service_instances", 403, {"errors": [{"code": 10003, "title": "CF-NotAuthorized",
-                                                               "detail": "You are not authorized to perform the requested action"}]}),
+         setup=_f("cf GET /v3/service_instances", 403, {"errors": [{
+             "code": 10003, "title": "CF-NotAuthorized", "detail": "You are not authorized to perform the requested action"}]}),
          cleanup=[CLEAR_FAULTS]),
     Case("cf-html-error", "Cloud Foundry", "HTML error page from a proxy in front of CF", "service_instance_info",
          dict(CF), ["500", "502 Bad Gateway"], "A proxy or load balancer failed; retry later or check the proxy.",

@@ -40,10 +40,10 @@ def prepare_inputs(connection, work):
     cf = CfSetup(connection)
     tenant = cf.tenant
     prefix = unique("bi")
-    _, api = cf.client(prefix + "-api", "api", roles=["MonitoringDataRead"])
+    _unused, api = cf.client(prefix + "-api", "api", roles=["MonitoringDataRead"])
     iflow_instance, iflow = cf.client(prefix + "-flow", "integration-flow")
-    _, api_noread = cf.client(prefix + "-api-nr", "api", roles=["WorkspacePackagesRead"])
-    _, iflow_norole = cf.client(prefix + "-flow-nr", "integration-flow", roles=["SomeOtherRole"])
+    _unused, api_noread = cf.client(prefix + "-api-nr", "api", roles=["WorkspacePackagesRead"])
+    _unused, iflow_norole = cf.client(prefix + "-flow-nr", "integration-flow", roles=["SomeOtherRole"])
     iflow_cert = cf.create_key(iflow_instance["guid"], prefix + "-flow-cert", {"key-type": "certificate", "validity": 30})
     keys_dir = work / "keys"
     iflow_text = json.dumps(iflow["credentials"])
@@ -128,7 +128,7 @@ def run_catalogue(request, tmp_path_factory):
         inventory = base / "inventory.ini"
         inventory.write_text("localhost ansible_connection=local ansible_python_interpreter=%s\n" % sys.executable)
         run = E2E.run_ansible_playbook(str(playbook), inventory, staged, base, extra_vars=variables, callback="ansible.builtin.default",
-                                   timeout=1200)
+                                       timeout=1200)
         results = json.loads((base / "results.json").read_text()) if (base / "results.json").exists() else {}
         vault_paths = {path: vault.secret_versions(path) for path in ("bad-input/sealed", "bad-input/unreachable", "bad-input/forbidden")}
     finally:
@@ -197,4 +197,3 @@ def test_bad_input(case, catalogue_run):
     assert snapshots["before"] and snapshots["after"], case.id
     assert snapshots["before"]["sandbox"] == snapshots["after"]["sandbox"], "%s changed the sandbox: %s" % (case.id, snapshots)
     assert snapshots["before"]["files"] == snapshots["after"]["files"], "%s changed files: %s" % (case.id, snapshots)
-

@@ -111,8 +111,8 @@ class Tenant:
             per_instance.setdefault(by_instance[key["instance_guid"]], []).append(key)
         for client in self.clients:
             found = per_instance.get(client["name"], [])
-            assert len(found) == 1, "client %s has %d keys: %s" % (client["name"], len(found),
-                                                                    [(k["name"], k["state"]) for k in found])
+            assert len(found) == 1, "client %s has %d keys: %s" % (
+                client["name"], len(found), [(k["name"], k["state"]) for k in found])
             assert found[0]["state"] == "succeeded" and found[0]["name"] == client["name"] + "-key"
         with self.sandbox.store.lock:
             records = {r["name"]: dict(r) for r in self.sandbox.store.keys.values() if r["instance_guid"] in by_instance}

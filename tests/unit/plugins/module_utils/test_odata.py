@@ -278,7 +278,6 @@ def response(status, body=None, headers=None, url=ROOT, content_type="applicatio
     return fake_response(status, body, headers, url=url, content_type=content_type)
 
 
-
 def client(outcomes, **kwargs):
     return _odata.ODataClient(HttpClient(session=FakeSession(outcomes), sleep=lambda s: None), ROOT, **kwargs)
 

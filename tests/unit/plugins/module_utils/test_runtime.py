@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 
 import pytest
 
@@ -64,7 +63,6 @@ def test_encode_body(tmp_path):
 
 def response(status, body=b"", headers=None, content_type="text/plain"):
     return fake_response(status, body, headers, url=RT + "/http/x", method="POST", content_type=content_type)
-
 
 
 def caller(outcomes, auth="oauth", creds=None, tokens=None):

@@ -41,7 +41,6 @@ def token_answer():
                           "scope": "it-rt-acme-dev!b196.ESBMessaging.send"})
 
 
-
 @pytest.fixture
 def run(monkeypatch, capsys, tmp_path):
     monkeypatch.setenv("SAP_BTP_CACHE_DIR", str(tmp_path / "cache"))
