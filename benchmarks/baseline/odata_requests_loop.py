@@ -34,9 +34,8 @@ def main():
         key = json.load(handle)
     key = key.get("oauth", key)
     session = requests.Session()
-    session.verify = args.ca
     token = session.post(key["tokenurl"], data={"grant_type": "client_credentials"},
-                         auth=(key["clientid"], key["clientsecret"]), timeout=30)
+                         auth=(key["clientid"], key["clientsecret"]), timeout=30, verify=args.ca)
     token.raise_for_status()
     session.headers.update({"Authorization": "Bearer " + token.json()["access_token"], "Accept": "application/json"})
     url = key["url"].rstrip("/") + "/api/v1/MessageProcessingLogs"
@@ -45,7 +44,8 @@ def main():
     items = pages = 0
     with open(args.dest, "w", encoding="utf-8") as out:
         while url and items < args.max_items:
-            response = session.get(url, params=params, timeout=60)
+            # verify per request: REQUESTS_CA_BUNDLE in the environment would override a session setting
+            response = session.get(url, params=params, timeout=60, verify=args.ca)
             response.raise_for_status()
             data = response.json()["d"]
             results = data.get("results", [])

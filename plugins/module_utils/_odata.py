@@ -150,12 +150,17 @@ def replace_options(options, **values):
 def odata_date(value):
     """``/Date(1611846759005)/`` (optionally with an offset in minutes) → ``2021-01-28T15:12:39.005Z``; other values
     unchanged."""
-    if not isinstance(value, str):
+    if not isinstance(value, str) or not value.startswith("/Date("):
         return value
     match = _DATE_RE.match(value)
     if not match:
         return value
     millis = int(match.group(1))
+    if not match.group(2):
+        # the common UTC case without datetime/strftime: bulk reads convert two dates per entity
+        seconds, rest = divmod(millis, 1000)
+        t = time.gmtime(seconds)
+        return "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (t.tm_year, t.tm_mon, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec, rest)
     moment = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc) + datetime.timedelta(milliseconds=millis)
     if match.group(2):
         minutes = int(match.group(3))
@@ -165,16 +170,24 @@ def odata_date(value):
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (moment.microsecond // 1000)
 
 
+_ENVELOPE_KEYS = frozenset(("results", "__count", "__next"))
+
+
 def clean(obj, keep_metadata=False, convert_dates=True):
     """Flatten an OData V2 JSON value: ``{"results": [...]}`` → list, dates → ISO 8601, metadata dropped."""
     if isinstance(obj, dict):
-        if set(obj) <= {"results", "__count", "__next"} and isinstance(obj.get("results"), list):
+        if isinstance(obj.get("results"), list) and len(obj) <= 3 and _ENVELOPE_KEYS.issuperset(obj):
             return [clean(item, keep_metadata, convert_dates) for item in obj["results"]]
         out = {}
         for name, value in obj.items():
-            if not keep_metadata and (name == "__metadata" or (isinstance(value, dict) and set(value) == {"__deferred"})):
+            if isinstance(value, (dict, list)):
+                if not keep_metadata and (name == "__metadata" or (isinstance(value, dict) and len(value) == 1 and "__deferred" in value)):
+                    continue
+                out[name] = clean(value, keep_metadata, convert_dates)
+            elif not keep_metadata and name == "__metadata":
                 continue
-            out[name] = clean(value, keep_metadata, convert_dates)
+            else:
+                out[name] = odata_date(value) if convert_dates else value
         return out
     if isinstance(obj, list):
         return [clean(item, keep_metadata, convert_dates) for item in obj]
