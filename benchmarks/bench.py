@@ -425,7 +425,8 @@ class Benchmarks:
             dest = env.work / ("mpls-module-%d.jsonl" % items)
             task = {"name": "Read MPLs", "sap_btp.cloud_integration.odata_request": {
                 "service_key_path": str(key_file), "path": "MessageProcessingLogs", "max_items": items,
-                "dest": str(dest), "ca_path": env.conn["ca_bundle"]}, "register": "mpls"}
+                # the same output as the requests loop: raw OData values (without __metadata), no date conversion
+                "convert_dates": False, "dest": str(dest), "ca_path": env.conn["ca_bundle"]}, "register": "mpls"}
             playbook = repeated_tasks_playbook(env, "b4-module-%d" % items, task, 1)
             run = env.run(playbook, "b4-module-%d" % items, args=("-e", "ansible_python_interpreter=%s" % rss_python(env.work)),
                           env={"BENCH_RSS_FILE": str(rss_file)})
