@@ -816,6 +816,20 @@ def create_app(sandbox):  # pylint: disable=too-many-locals,too-many-statements
             store.save()
             return jsonify(cc.instance_json(inst))
 
+    def _start_delete(resource, guid, operation, resource_type, noun):
+        """Start an async delete (caller holds store.lock): a repeat while it runs answers with the same job."""
+        last = resource["last_operation"]
+        if last.get("type") == "delete" and last.get("state") in IN_PROGRESS:
+            job = next((j for j in store.jobs.values() if j["resource_guid"] == guid
+                        and j["operation"] == operation and j["state"] not in ("COMPLETE", "FAILED")), None)
+            if job is not None:
+                return cc.job_location(job)
+        if last.get("state") in IN_PROGRESS:
+            raise unprocessable("There is an operation in progress for the %s." % noun)
+        ts = now_iso()
+        resource["last_operation"] = {"type": "delete", "state": "in progress", "description": None, "created_at": ts, "updated_at": ts}
+        return cc.job_location(broker.new_job(operation, resource_type, guid, route_key=_route_key()))
+
     @app.route("/v3/service_instances/<guid>", methods=["DELETE"])
     def delete_instance(guid):
         cc.check_params(("purge",))
@@ -826,19 +840,7 @@ def create_app(sandbox):  # pylint: disable=too-many-locals,too-many-statements
                 broker.remove_instance(guid)
                 store.save()
                 return Response(status=204)
-            last = inst["last_operation"]
-            if last.get("type") == "delete" and last.get("state") in IN_PROGRESS:
-                job = next((j for j in store.jobs.values() if j["resource_guid"] == guid
-                            and j["operation"] == "service_instance.delete" and j["state"] not in ("COMPLETE", "FAILED")), None)
-                if job is not None:
-                    return cc.job_location(job)
-            if last.get("state") in IN_PROGRESS:
-                raise unprocessable("There is an operation in progress for the service instance.")
-            ts = now_iso()
-            inst["last_operation"] = {"type": "delete", "state": "in progress", "description": None,
-                                      "created_at": ts, "updated_at": ts}
-            job = broker.new_job("service_instance.delete", "service_instance", guid, route_key=_route_key())
-        return cc.job_location(job)
+            return _start_delete(inst, guid, "service_instance.delete", "service_instance", "service instance")
 
     @app.route("/v3/service_instances/<guid>/parameters", methods=["GET"])
     def instance_parameters(guid):
@@ -1014,19 +1016,7 @@ def create_app(sandbox):  # pylint: disable=too-many-locals,too-many-statements
         cc.check_params(())
         with store.lock:
             key = get_key(guid)
-            last = key["last_operation"]
-            if last["type"] == "delete" and last["state"] in IN_PROGRESS:
-                job = next((j for j in store.jobs.values() if j["resource_guid"] == guid
-                            and j["operation"] == "service_keys.delete" and j["state"] not in ("COMPLETE", "FAILED")), None)
-                if job is not None:
-                    return cc.job_location(job)
-            if last["state"] in IN_PROGRESS:
-                raise unprocessable("There is an operation in progress for the service binding.")
-            ts = now_iso()
-            key["last_operation"] = {"type": "delete", "state": "in progress", "description": None,
-                                     "created_at": ts, "updated_at": ts}
-            job = broker.new_job("service_keys.delete", "service_credential_binding", guid, route_key=_route_key())
-        return cc.job_location(job)
+            return _start_delete(key, guid, "service_keys.delete", "service_credential_binding", "service binding")
 
     # -- jobs -----------------------------------------------------------------------------------
     @app.route("/v3/jobs/<guid>", methods=["GET"])
