@@ -64,11 +64,21 @@ do_units() {
     (cd "$DEST" && ansible-test units --requirements --python "$PYVER" --color no)
 }
 
-do_sandbox_tests() {
+run_pytest() {
+    # run_pytest NAME DIR...: pytest over the given suites (missing directories are skipped)
+    local name=$1; shift
     local dirs=()
-    for d in tests/sandbox tests/e2e; do [ -d "$ROOT/$d" ] && dirs+=("$d"); done
+    for d in "$@"; do [ -d "$ROOT/$d" ] && dirs+=("$d"); done
     [ ${#dirs[@]} -eq 0 ] && { echo "no pytest suites yet"; return 0; }
-    (cd "$ROOT" && python -m pytest "${dirs[@]}" -q -p no:cacheprovider -n "${PYTEST_WORKERS:-2}" --junitxml="$OUT/pytest-suites.xml")
+    (cd "$ROOT" && python -m pytest "${dirs[@]}" -q -p no:cacheprovider -n "${PYTEST_WORKERS:-2}" --junitxml="$OUT/pytest-$name.xml")
+}
+
+do_sandbox_tests() {
+    run_pytest sandbox tests/sandbox
+}
+
+do_e2e_tests() {
+    run_pytest e2e tests/e2e
 }
 
 do_integration() {
@@ -97,26 +107,31 @@ seed_get_pip
 case "$what" in
     sanity) run_step "ansible-test sanity" do_sanity ;;
     units) run_step "ansible-test units" do_units ;;
-    sandbox-tests) run_step "pytest suites (sandbox, e2e)" do_sandbox_tests ;;
+    sandbox-tests)
+        run_step "pytest: sandbox fidelity (tests/sandbox)" do_sandbox_tests
+        run_step "pytest: end-to-end (tests/e2e)" do_e2e_tests
+        ;;
     integration) run_step "ansible-test integration" do_integration ;;
     lint) run_step "ansible-lint (production)" do_lint ;;
     all)
         run_step "ansible-test sanity" do_sanity
         run_step "ansible-test units" do_units
-        # The integration targets and the pytest suites spend much of their time waiting on the sandbox and on
+        # The sandbox suite has start-up timing checks, so it runs on its own first.
+        run_step "pytest: sandbox fidelity (tests/sandbox)" do_sandbox_tests
+        # The integration targets and the end-to-end suite spend much of their time waiting on the sandbox and on
         # ansible-playbook start-up, so they run side by side; the integration output is shown when it is done.
         integration_log=$OUT/integration.log
         integration_start=$(date +%s)
         ( do_integration > "$integration_log" 2>&1; echo $? > "$integration_log.rc" ) &
         integration_pid=$!
-        run_step "pytest suites (sandbox, e2e)" do_sandbox_tests
+        run_step "pytest: end-to-end (tests/e2e)" do_e2e_tests
         wait "$integration_pid"
-        echo "=== ansible-test integration (ran alongside the pytest suites; log: $integration_log) ==="
+        echo "=== ansible-test integration (ran alongside the end-to-end suite; log: $integration_log) ==="
         cat "$integration_log"
         rc=$(cat "$integration_log.rc")
         elapsed=$(( $(date +%s) - integration_start ))
         if [ "$rc" -eq 0 ]; then
-            SUMMARY+=("PASS  ansible-test integration ($elapsed s, alongside the pytest suites)")
+            SUMMARY+=("PASS  ansible-test integration ($elapsed s, alongside the end-to-end suite)")
         else
             SUMMARY+=("FAIL  ansible-test integration ($elapsed s, exit $rc)")
             FAILED=1
