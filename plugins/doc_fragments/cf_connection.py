@@ -21,12 +21,27 @@ options:
     description:
       - User name for the UAA password grant (client C(cf), like C(cf login)).
       - If not set, E(CF_USERNAME) is used.
-      - Mutually exclusive with O(cf_client_id) and O(cf_token); requires O(cf_password).
+      - Mutually exclusive with O(cf_client_id) and O(cf_token); requires O(cf_password) or O(cf_password_file).
     type: str
   cf_password:
     description:
       - Password of O(cf_username). If not set, E(CF_PASSWORD) is used.
+      - Takes precedence over O(cf_password_file) when both are set (as options or through their environment
+        variables); the file is then not read.
+      - Requires O(cf_username).
     type: str
+  cf_password_file:
+    description:
+      - Path of a file that holds the password of O(cf_username), used when O(cf_password) (and E(CF_PASSWORD))
+        is not set. If not set, E(CF_PASSWORD_FILE) is used.
+      - The file is read on the host that runs the module, only when the password grant is used. Trailing
+        line breaks are removed; the rest of the content is the password. A missing, unreadable or empty file
+        fails the task with a message that names this option.
+      - The AWX / Automation Platform credential type C(SAP BTP Cloud Foundry) of this collection injects the
+        password this way, as a file with mode C(0600) in the job's private data directory, because
+        ansible-runner records the job's environment variables in its C(artifacts/<id>/command) file.
+      - Requires O(cf_username).
+    type: path
   cf_origin:
     description:
       - Identity provider origin key for the password grant, for a user of a custom identity provider

@@ -7,6 +7,10 @@
 - UAA is discovered from ``GET /`` (``links.login`` or ``links.uaa``); the root document is cached.
 - Authentication: password grant (client ``cf``, optional origin), client credentials, a given access
   token, or the refresh token of the user's cf CLI configuration (``$CF_HOME/.cf/config.json``).
+- The password of the password grant comes from ``cf_password`` or, when that is not set, from the file named
+  by ``cf_password_file`` (how AWX credential types hand secrets over: a 0600 file instead of an environment
+  variable). The file is read only when the password grant is the chosen authentication, when the client is
+  built: a digest of the password is part of the token cache key, so it is needed even to reuse a cached token.
 - UAA access tokens are cached through ``_cache.FileCache`` across tasks, hosts and forks; the entry is
   fetched under an exclusive lock, so concurrent forks share one UAA request. On ``CF-InvalidAuthToken``
   the token is refreshed once per request.
@@ -30,6 +34,7 @@ from ansible.module_utils.basic import env_fallback
 
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._cache import CacheError, FileCache, cache_key
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._errors import ApiError, ParameterError, api_error_from_response, safe_url
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._secret_io import read_text
 
 CF_CLIENT_ID = "cf"
 TOKEN_MIN_TTL = 120
@@ -48,6 +53,8 @@ def cf_argument_spec():
         cf_api=dict(type="str", fallback=(env_fallback, ["CF_API"])),
         cf_username=dict(type="str", fallback=(env_fallback, ["CF_USERNAME"])),
         cf_password=dict(type="str", no_log=True, fallback=(env_fallback, ["CF_PASSWORD"])),
+        # a path, not a secret: no_log=False says so explicitly (the name contains "password")
+        cf_password_file=dict(type="path", no_log=False, fallback=(env_fallback, ["CF_PASSWORD_FILE"])),
         cf_origin=dict(type="str", fallback=(env_fallback, ["CF_ORIGIN"])),
         cf_client_id=dict(type="str", fallback=(env_fallback, ["CF_CLIENT_ID"])),
         cf_client_secret=dict(type="str", no_log=True, fallback=(env_fallback, ["CF_CLIENT_SECRET"])),
@@ -59,12 +66,38 @@ def cf_argument_spec():
 
 
 def cf_module_kwargs():
-    """Constraints between the CF connection options, to merge into the AnsibleModule keyword arguments."""
+    """Constraints between the CF connection options, to merge into the AnsibleModule keyword arguments.
+
+    A password (cf_password or cf_password_file) requires cf_username. That cf_username has one of the two is
+    checked by resolve_password() (an argument spec cannot say "requires one of"); both may be set, for example
+    CF_PASSWORD_FILE from an AWX credential next to a cf_password of the task, and then cf_password wins.
+    """
     return dict(
         mutually_exclusive=[("cf_username", "cf_client_id", "cf_token"), ("space", "space_guid"), ("org", "space_guid")],
-        required_together=[("cf_username", "cf_password"), ("cf_client_id", "cf_client_secret")],
-        required_by={"space": ("org",)},
+        required_together=[("cf_client_id", "cf_client_secret")],
+        required_by={"space": ("org",), "cf_password": ("cf_username",), "cf_password_file": ("cf_username",)},
     )
+
+
+def read_password_file(path):
+    """The password in the file at path: its text without trailing line breaks. Errors name cf_password_file
+    and never show the content."""
+    text = read_text(path, "cf_password_file", what="the password file", binary_hint="expected the password as UTF-8 text")
+    password = text.rstrip("\r\n")
+    if not password:
+        raise ParameterError("cf_password_file", "the password file %s is empty" % path)
+    return password
+
+
+def resolve_password(params):
+    """The password for the password grant of params["cf_username"]: cf_password (option or CF_PASSWORD) if set,
+    else the content of cf_password_file (option or CF_PASSWORD_FILE)."""
+    if params.get("cf_password"):
+        return params["cf_password"]
+    if params.get("cf_password_file"):
+        return read_password_file(params["cf_password_file"])
+    raise ParameterError("cf_password", "cf_username is set but no password: set cf_password (or CF_PASSWORD) or "
+                         "cf_password_file (or CF_PASSWORD_FILE)")
 
 
 def merge_module_kwargs(*dicts):
@@ -192,13 +225,16 @@ class CfClient:
         elif params.get("cf_client_id"):
             auth = {"kind": "client_credentials", "client_id": params["cf_client_id"], "client_secret": params["cf_client_secret"]}
         elif params.get("cf_username"):
-            auth = {"kind": "password", "username": params["cf_username"], "password": params["cf_password"],
+            password = resolve_password(params)
+            module.add_secrets(password)
+            auth = {"kind": "password", "username": params["cf_username"], "password": password,
                     "origin": params.get("cf_origin")}
         else:
             cli_config = load_cf_cli_config()
             if not cli_config or not (cli_config.get("RefreshToken") or cli_config.get("AccessToken")):
                 raise ParameterError(
-                    "cf_username", "no Cloud Foundry credentials: set cf_username/cf_password, cf_client_id/cf_client_secret or cf_token "
+                    "cf_username", "no Cloud Foundry credentials: set cf_username with cf_password or cf_password_file, "
+                    "cf_client_id/cf_client_secret or cf_token "
                     "(or the CF_* environment variables), or log in with the cf CLI first")
             auth = {"kind": "cli", "refresh_token": cli_config.get("RefreshToken") or None,
                     "access_token": strip_bearer(cli_config.get("AccessToken")) or None,

@@ -162,7 +162,7 @@ def playbook_env(collections_path, cache_dir, extra=None):
         "SAP_BTP_CACHE_DIR": str(Path(cache_dir) / "token-cache"),
         "PATH": "%s%s%s" % (BIN_DIR, os.pathsep, os.environ.get("PATH", "")),
     })
-    for name in ("CF_API", "CF_USERNAME", "CF_PASSWORD", "CF_ORG", "CF_SPACE", "VAULT_ADDR", "VAULT_TOKEN"):
+    for name in ("CF_API", "CF_USERNAME", "CF_PASSWORD", "CF_PASSWORD_FILE", "CF_ORG", "CF_SPACE", "VAULT_ADDR", "VAULT_TOKEN"):
         env.pop(name, None)
     env.update(extra or {})
     return env

@@ -30,6 +30,7 @@ from aap_support import (
     credential_type_by_name,
     inject_credential,
     load_credential_types,
+    secret_variants,
     validate_credential_type,
 )
 
@@ -42,7 +43,7 @@ CA_TYPE = "SAP BTP CA bundle"
 INJECTED_OPTION = {
     "CF_API": "cf_api",
     "CF_USERNAME": "cf_username",
-    "CF_PASSWORD": "cf_password",
+    "CF_PASSWORD_FILE": "cf_password_file",
     "CF_ORIGIN": "cf_origin",
     "CPI_SERVICE_KEY_PATH": "service_key_path",
     "CPI_CLIENT_CERT_PATH": "client_cert",
@@ -51,6 +52,8 @@ INJECTED_OPTION = {
 }
 # env fallbacks the credential types deliberately do not set, and why
 NOT_INJECTED = {
+    "CF_PASSWORD": "the password is injected as a 0600 file (CF_PASSWORD_FILE): ansible-runner records the job's "
+                   "environment in artifacts/<id>/command",
     "CF_CLIENT_ID": "client-credentials login is exclusive with cf_username; AWX sets every env key of a type, even empty",
     "CF_CLIENT_SECRET": "see CF_CLIENT_ID",
     "CF_TOKEN": "a short-lived access token is no stored credential",
@@ -197,15 +200,33 @@ def _mode(path):
 
 def test_cf_injectors_render(tmp_path):
     definition = credential_type_by_name(CF_TYPE)
+    password = "p@ss w0rd%"
     injection = inject_credential(definition, {"api_url": "https://api.cf.eu10.hana.ondemand.com", "username": "ops@example.com",
-                                               "password": "p@ss w0rd%", "origin": "sap.custom"}, tmp_path)
+                                               "password": password, "origin": "sap.custom"}, tmp_path)
+    path = injection.files["cf_password"]
+    assert set(injection.files) == {"cf_password"} and injection.extra_vars == {}
+    # the password is in a 0600 file of the private data directory, exactly as entered (no added newline)
+    assert Path(path).read_text() == password and _mode(path) == 0o600
+    assert Path(path).parent == tmp_path / "env"
+    # the environment holds its path only: ansible-runner writes the job's environment to artifacts/<id>/command
     assert injection.env == {"CF_API": "https://api.cf.eu10.hana.ondemand.com", "CF_USERNAME": "ops@example.com",
-                             "CF_PASSWORD": "p@ss w0rd%", "CF_ORIGIN": "sap.custom"}
-    assert injection.safe_env["CF_PASSWORD"] == "**********"
-    assert injection.files == {} and injection.extra_vars == {}
+                             "CF_PASSWORD_FILE": path, "CF_ORIGIN": "sap.custom"}
+    assert injection.safe_env == injection.env
+    assert "CF_PASSWORD" not in injection.env
+    for form in secret_variants(password) | {password}:
+        assert form not in json.dumps(injection.env) + json.dumps(injection.safe_env) + json.dumps(injection.extra_vars)
     # origin left empty (AWX leaves empty inputs out of the namespace): an empty variable, which the module ignores
     injection = inject_credential(definition, {"api_url": "https://api.example", "username": "u", "password": "p", "origin": ""}, tmp_path)
     assert injection.env["CF_ORIGIN"] == ""
+
+
+def test_cf_password_file_in_a_container(tmp_path):
+    """AWX runs the job in an execution environment with the private data directory mounted at /runner."""
+    injection = inject_credential(credential_type_by_name(CF_TYPE), {"api_url": "https://api.example", "username": "u",
+                                                                     "password": "pw-in-a-file", "origin": ""},
+                                  tmp_path, container_root="/runner")
+    assert injection.env["CF_PASSWORD_FILE"] == "/runner/env/" + Path(injection.files["cf_password"]).name
+    assert Path(injection.files["cf_password"]).read_text() == "pw-in-a-file"
 
 
 def test_ca_bundle_injectors_render(tmp_path):
@@ -273,15 +294,20 @@ def test_external_certificate_key_plus_private_key(tmp_path):
 # what is injected is what the modules read
 
 class _FakeModule:
-    """Just enough of CloudIntegrationModule for resolve_credentials()."""
+    """Just enough of CloudIntegrationModule for resolve_credentials() and CfClient.from_module()."""
 
     def __init__(self, params):
         self.params = params
         self.no_log_values = set()
         self.secrets = []
+        self.redactor = None
+        self.warnings = []
 
     def add_secrets(self, *values):
         self.secrets.extend(v for v in values if v)
+
+    def warn(self, message):
+        self.warnings.append(message)
 
 
 def _validate(module_utils, spec, env, monkeypatch, **kwargs):
@@ -332,16 +358,22 @@ def test_modules_read_the_injected_service_key(variant, module_utils, tmp_path, 
 
 def test_modules_read_the_injected_cf_login(module_utils, tmp_path, monkeypatch):
     injection = inject_credential(credential_type_by_name(CF_TYPE), {"api_url": "https://api.cf.example", "username": "ops",
-                                                                     "password": "pw", "origin": "corp-idp"}, tmp_path)
+                                                                     "password": "pw-from-awx", "origin": "corp-idp"}, tmp_path)
     ca = inject_credential(credential_type_by_name(CA_TYPE), {"ca_bundle": CERT}, tmp_path)
     spec = module_utils["module"].common_argument_spec()
     spec.update(module_utils["cf"].cf_argument_spec())
     kwargs = module_utils["cf"].cf_module_kwargs()
     params = _validate(module_utils, spec, dict(injection.env, **ca.env), monkeypatch, **kwargs)
-    assert (params["cf_api"], params["cf_username"], params["cf_password"], params["cf_origin"]) == \
-        ("https://api.cf.example", "ops", "pw", "corp-idp")
+    assert (params["cf_api"], params["cf_username"], params["cf_password_file"], params["cf_origin"]) == \
+        ("https://api.cf.example", "ops", injection.files["cf_password"], "corp-idp")
+    assert params["cf_password"] is None
     assert params["ca_path"] == ca.files["ca_bundle"]
     assert params["cf_client_id"] is None and params["cf_token"] is None
+    # the real credential resolver reads the password from the injected file and registers it as a secret
+    module = _FakeModule(params)
+    client = module_utils["cf"].CfClient.from_module(module, http=object())
+    assert client.auth == {"kind": "password", "username": "ops", "password": "pw-from-awx", "origin": "corp-idp"}
+    assert "pw-from-awx" in module.secrets
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -399,7 +431,7 @@ def test_as_code_vars_file_matches_and_is_not_templated(tmp_path):
     field_ids = {f["id"] for d in shipped.values() for f in d["inputs"]["fields"]}
     extra = {field_id: "TEMPLATED-" + field_id for field_id in field_ids}
     extra["tower"] = {"filename": {"service_key": "TEMPLATED", "certificate": "TEMPLATED", "private_key": "TEMPLATED",
-                                   "ca_bundle": "TEMPLATED"}}
+                                   "ca_bundle": "TEMPLATED", "cf_password": "TEMPLATED"}}
     env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false")
     proc = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), str(playbook), "-e", json.dumps(extra)],
                           capture_output=True, text=True, env=env, timeout=300, check=False, cwd=str(tmp_path))

@@ -17,7 +17,7 @@ Modes (each a test):
   tests/e2e/callback_plugins) and with ansible-core's own JSON callback ``ansible.builtin.tree`` (one JSON file per
   host); both are searched;
 - ``runner``: through ansible-runner as AWX runs it (tests/e2e/test_runner.py's ``AwxJobRunner``): stdout, job events,
-  fact cache and every other artifact.
+  fact cache and every other artifact, ``command`` (ansible-runner's record of the job's environment) included.
 
 The secrets: every client secret and private key the sandbox issued, every access token in the token cache (CF UAA
 and XSUAA), the CF password, the OpenBao token, the PKCS#12 password and the Ansible Vault password. They are
@@ -306,17 +306,15 @@ class LeakRun:
         found.add("Ansible Vault password", VAULT_PASSWORD)
         return found
 
-    def scan(self, secrets, extra_paths=(), job_env_file=None):
-        """``job_env_file``: ansible-runner's ``command`` artifact, which records the environment the job was started
-        with; the credentials AWX injects as environment variables (the CF password) are inputs there, not output."""
+    def scan(self, secrets, extra_paths=()):
+        """Every secret anywhere in the outputs and the scanned places is a hit; the only exception is the token
+        cache, which exists to hold access tokens."""
         hits = []
         for where, text in self.outputs.items():
             hits += scan_text(secrets, text, where)
             hits += ["%s: a JWT-like value (%s...)" % (where, m[:12]) for m in JWT_RE.findall(text)]
 
         def allow(path, name):
-            if job_env_file is not None and path == job_env_file and name == "CF password":
-                return True
             # the token cache exists to hold access tokens (and only those)
             return self.cache in path.parents and name.startswith("access token")
 
@@ -340,7 +338,7 @@ class LeakRun:
         self.vault.stop()
 
 
-def assert_clean(run, extra_paths=(), job_env_file=None):
+def assert_clean(run, extra_paths=()):
     secrets = run.secrets()
     kinds = " ".join(secrets.names())
     for kind in ("client secret of %s-api-key" % run.prefix, "private key of %s-cert-key" % run.prefix, "access token",
@@ -348,7 +346,7 @@ def assert_clean(run, extra_paths=(), job_env_file=None):
         assert kind in kinds, "the leak guard found no %s to search for (secrets: %s)" % (kind, secrets.names())
     found, scanned = run.positive_control(secrets)
     assert "client secret of %s-flow-key" % run.prefix in found, "positive control failed: %s" % found
-    hits, scanned = run.scan(secrets, extra_paths, job_env_file)
+    hits, scanned = run.scan(secrets, extra_paths)
     assert scanned > 0
     assert not hits, "secrets leaked:\n" + "\n".join(sorted(set(hits))[:50])
 
@@ -395,4 +393,7 @@ def test_leak_guard_ansible_runner(leak_run, btp_sandbox, staged_collection):
     assert any(f.parent.name == "job_events" for f in job.artifact_files())
     assert "%s-flow" % leak_run.prefix in job.stdout
     artifacts = job.artifact_dir
-    assert_clean(leak_run, extra_paths=[artifacts, leak_run.base / "runner" / "ansible-tmp"], job_env_file=artifacts / "command")
+    # the whole artifact directory, ansible-runner's record of the job's environment (artifacts/<id>/command)
+    # included: the credential types inject the CF password as a 0600 file, so only its path is in the environment
+    assert (artifacts / "command").is_file() and "CF_PASSWORD_FILE" in (artifacts / "command").read_text(encoding="utf-8")
+    assert_clean(leak_run, extra_paths=[artifacts, leak_run.base / "runner" / "ansible-tmp"])

@@ -13,7 +13,8 @@ The collection is found through ANSIBLE_COLLECTIONS_PATH, as it is installed in 
 Checked for every job: rc and status, the play recap (stats), the workflow outputs the roles publish with
 set_stats (the ``artifact_data`` of the ``playbook_on_stats`` event, which AWX hands to the next workflow node),
 and that no secret (CF password, client secrets, private keys, access tokens; raw, base64 and URL-encoded) is in
-the runner artifacts: stdout, stderr, job_events/*.json and the fact cache.
+the runner artifacts: stdout, stderr, job_events/*.json and the fact cache, nor in ``artifacts/<id>/command``, where
+ansible-runner records the job's environment (the credential types inject secrets as 0600 files, env holds paths).
 """
 
 from __future__ import annotations
@@ -276,9 +277,12 @@ def test_onboarding_job(onboarded, tenants, awx):
     assert set(job.stats["ok"]) == set(tenants)
     assert not job.stats.get("failures") and not job.stats.get("dark")
     assert all(job.stats["changed"].get(host, 0) > 0 for host in tenants)
-    # credentials reached the modules from the injected environment only
-    assert set(job.env) == {"CF_API", "CF_USERNAME", "CF_PASSWORD", "CF_ORIGIN", "SAP_BTP_CA_PATH"}
-    assert job.safe_env["CF_PASSWORD"] == "**********"
+    # credentials reached the modules from the injected environment only; the password as a 0600 file
+    assert set(job.env) == {"CF_API", "CF_USERNAME", "CF_PASSWORD_FILE", "CF_ORIGIN", "SAP_BTP_CA_PATH"}
+    password_file = Path(job.env["CF_PASSWORD_FILE"])
+    assert password_file.parent == job.private_data_dir / "env" and password_file in map(Path, job.credential_files)
+    assert oct(password_file.stat().st_mode & 0o777) == "0o600"
+    assert password_file.read_text(encoding="utf-8") == awx.connection["cf"]["password"]
     for path in delivered_files(tenants):
         assert path.is_file() and oct(path.stat().st_mode & 0o777) == "0o600", path
 
@@ -304,6 +308,13 @@ def test_onboarding_job(onboarded, tenants, awx):
         secrets += key_file_secrets(path)
     public = [c["name"] for h in tenants.values() for c in h["cloud_integration_clients"]]
     assert_no_leak(job, secrets, public)
+    # ansible-runner records the job's environment in artifacts/<ident>/command: the password file's path is
+    # there (positive control), the password is not, in any form
+    command = (job.artifact_dir / "command").read_text(encoding="utf-8")
+    assert str(password_file) in command and "CF_PASSWORD_FILE" in command
+    assert "CF_PASSWORD\"" not in command
+    for form in secret_variants(awx.connection["cf"]["password"]) | {awx.connection["cf"]["password"]}:
+        assert form not in command, "artifacts/command contains the CF password"
 
 
 def test_smoke_test_job(onboarded, tenants, awx):

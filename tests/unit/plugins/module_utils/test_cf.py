@@ -29,8 +29,135 @@ def test_argument_spec_env_fallbacks_and_no_log():
     assert spec["org"]["fallback"][1] == ["CF_ORG"] and spec["space"]["fallback"][1] == ["CF_SPACE"]
     for name in ("cf_password", "cf_client_secret", "cf_token"):
         assert spec[name]["no_log"] is True
+    # the password file option is a path, not a secret; declared next to cf_password
+    assert spec["cf_password_file"] == {"type": "path", "no_log": False, "fallback": spec["cf_password_file"]["fallback"]}
+    assert spec["cf_password_file"]["fallback"][1] == ["CF_PASSWORD_FILE"]
+    assert list(spec).index("cf_password_file") == list(spec).index("cf_password") + 1
     kwargs = _cf.cf_module_kwargs()
-    assert ("cf_username", "cf_password") in kwargs["required_together"]
+    assert ("cf_client_id", "cf_client_secret") in kwargs["required_together"]
+    assert kwargs["required_by"]["cf_password"] == ("cf_username",)
+    assert kwargs["required_by"]["cf_password_file"] == ("cf_username",)
+
+
+# -- cf_password_file -------------------------------------------------------------------------------------
+
+class FakeModule:
+    """Just enough of CloudIntegrationModule for CfClient.from_module()."""
+
+    def __init__(self, **params):
+        self.params = {name: None for name in _cf.cf_argument_spec()}
+        self.params.update(params)
+        self.secrets = []
+        self.warnings = []
+        self.redactor = None
+
+    def add_secrets(self, *values):
+        self.secrets.extend(value for value in values if value)
+
+    def warn(self, message):
+        self.warnings.append(message)
+
+
+def password_file(tmp_path, content, name="cf-password"):
+    path = tmp_path / name
+    path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+    return str(path)
+
+
+@pytest.mark.parametrize("content, expected", [
+    ("secret-pw", "secret-pw"),
+    ("secret-pw\n", "secret-pw"),
+    ("secret-pw\r\n", "secret-pw"),
+    ("secret-pw\n\n", "secret-pw"),
+    # only line breaks at the end go; spaces are part of a password
+    ("  pass phrase with spaces \n", "  pass phrase with spaces "),
+    ("p\u00e4ss-w\u00f6rd\n", "p\u00e4ss-w\u00f6rd"),
+])
+def test_password_file_is_read_without_trailing_line_breaks(tmp_path, content, expected):
+    assert _cf.read_password_file(password_file(tmp_path, content)) == expected
+
+
+def test_password_file_missing_names_the_option(tmp_path):
+    path = str(tmp_path / "nowhere")
+    with pytest.raises(ParameterError) as info:
+        _cf.read_password_file(path)
+    assert info.value.option == "cf_password_file"
+    assert str(info.value) == "cf_password_file: the password file %s does not exist" % path
+
+
+@pytest.mark.parametrize("content", ["", "\n", "\r\n\n"])
+def test_password_file_empty(tmp_path, content):
+    path = password_file(tmp_path, content)
+    with pytest.raises(ParameterError) as info:
+        _cf.read_password_file(path)
+    assert info.value.option == "cf_password_file"
+    assert str(info.value) == "cf_password_file: the password file %s is empty" % path
+
+
+def test_password_file_unreadable_directory_or_binary(tmp_path, monkeypatch):
+    with pytest.raises(ParameterError, match="^cf_password_file: .* is a directory"):
+        _cf.read_password_file(str(tmp_path))
+    binary = password_file(tmp_path, b"\xff\xfesecret-pw-bytes")
+    with pytest.raises(ParameterError) as info:
+        _cf.read_password_file(binary)
+    assert str(info.value).startswith("cf_password_file: %s is not a text file" % binary)
+    assert "secret-pw" not in str(info.value)
+    # permissions cannot be tested with chmod when the tests run as root: make open() fail as it would
+    readable = password_file(tmp_path, "secret-pw")
+    from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import _secret_io
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+    monkeypatch.setattr(_secret_io, "open", denied, raising=False)
+    with pytest.raises(ParameterError) as info:
+        _cf.read_password_file(readable)
+    assert str(info.value) == "cf_password_file: cannot read %s: Permission denied" % readable
+
+
+def test_resolve_password_precedence(tmp_path):
+    path = password_file(tmp_path, "from-the-file\n")
+    assert _cf.resolve_password({"cf_password": "from-the-option", "cf_password_file": path}) == "from-the-option"
+    # cf_password wins without reading the file: a missing file is no error then
+    assert _cf.resolve_password({"cf_password": "from-the-option", "cf_password_file": str(tmp_path / "none")}) == "from-the-option"
+    assert _cf.resolve_password({"cf_password": None, "cf_password_file": path}) == "from-the-file"
+    # an empty cf_password (an empty CF_PASSWORD) counts as not set
+    assert _cf.resolve_password({"cf_password": "", "cf_password_file": path}) == "from-the-file"
+    with pytest.raises(ParameterError) as info:
+        _cf.resolve_password({"cf_password": None, "cf_password_file": None})
+    assert info.value.option == "cf_password" and "cf_password_file" in str(info.value)
+
+
+def test_from_module_logs_in_with_the_password_file(tmp_path, monkeypatch):
+    from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._http import HttpClient
+    from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._redact import Redactor
+
+    monkeypatch.setenv("SAP_BTP_CACHE_DIR", str(tmp_path / "cache"))
+    fake = FakeCf()
+    module = FakeModule(cf_api=API, cf_username="user@example.com", cf_password_file=password_file(tmp_path, "secret-pw\n"),
+                        space_guid=SPACE_GUID)
+    module.redactor = Redactor()
+    client = _cf.CfClient.from_module(module, http=HttpClient(session=fake, sleep=lambda s: None, redactor=module.redactor))
+    assert client.auth["kind"] == "password" and client.auth["password"] == "secret-pw"
+    # the password read from the file is a registered secret, like cf_password
+    assert module.secrets == ["secret-pw"]
+    client.find_instance("x")
+    assert fake.tokens == 1  # UAA accepted the password without its trailing newline
+
+
+def test_from_module_password_file_errors_and_laziness(tmp_path):
+    missing = str(tmp_path / "missing")
+    with pytest.raises(ParameterError, match="^cf_password_file: the password file .* does not exist"):
+        _cf.CfClient.from_module(FakeModule(cf_api=API, cf_username="u", cf_password_file=missing), http=object())
+    with pytest.raises(ParameterError, match="^cf_password: cf_username is set but no password"):
+        _cf.CfClient.from_module(FakeModule(cf_api=API, cf_username="u"), http=object())
+    # the file is read only for the password grant: another credential source never touches it
+    module = FakeModule(cf_api=API, cf_token="bearer tok", cf_password_file=missing)
+    assert _cf.CfClient.from_module(module, http=object()).auth == {"kind": "token", "token": "tok"}
+    module = FakeModule(cf_api=API, cf_client_id="c", cf_client_secret="client-secret", cf_password_file=missing)
+    assert _cf.CfClient.from_module(module, http=object()).auth["kind"] == "client_credentials"
+    # cf_password wins over the file
+    module = FakeModule(cf_api=API, cf_username="u", cf_password="from-the-option", cf_password_file=password_file(tmp_path, "from-file"))
+    assert _cf.CfClient.from_module(module, http=object()).auth["password"] == "from-the-option"
 
 
 def test_discovery_login_and_lookup_are_cached_across_clients(tmp_path):

@@ -98,3 +98,53 @@ def test_info_modules(fake, capsys):
 def test_wait_for_needs_names(fake, capsys):
     result, dummy = run(service_instance_info, {"wait_for": "ready"}, capsys)
     assert result["failed"] and result["msg"].startswith("wait_for: needs names")
+
+
+@pytest.fixture
+def no_cf_env(monkeypatch):
+    for name in ("CF_API", "CF_USERNAME", "CF_PASSWORD", "CF_PASSWORD_FILE", "CF_ORIGIN", "CF_CLIENT_ID", "CF_CLIENT_SECRET", "CF_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.mark.parametrize("through_env", [False, True])
+def test_password_from_a_file(fake, capsys, tmp_path, monkeypatch, no_cf_env, through_env):
+    """How the AWX credential type hands the password over: a file, named by CF_PASSWORD_FILE."""
+    fake.add_instance("orders")
+    path = tmp_path / "cf-password"
+    path.write_text("secret-pw\n", encoding="utf-8")
+    if through_env:
+        monkeypatch.setenv("CF_PASSWORD_FILE", str(path))
+        args = {"cf_password": None}
+    else:
+        args = {"cf_password": None, "cf_password_file": str(path)}
+    result, out = run(service_instance_info, args, capsys)
+    assert not result.get("failed"), result
+    assert [i["name"] for i in result["service_instances"]] == ["orders"]
+    assert fake.tokens == 1
+    # a path is no secret: no no_log warning or deprecation for the option
+    assert "cf_password_file" not in json.dumps(result.get("warnings", [])) + json.dumps(result.get("deprecations", []))
+
+
+def test_password_file_errors_fail_before_any_request(fake, capsys, tmp_path, no_cf_env):
+    missing = tmp_path / "missing"
+    result, dummy = run(service_instance_info, {"cf_password": None, "cf_password_file": str(missing)}, capsys)
+    assert result["failed"] and result["msg"] == "cf_password_file: the password file %s does not exist" % missing
+    empty = tmp_path / "empty"
+    empty.write_text("\n", encoding="utf-8")
+    result, dummy = run(service_instance_info, {"cf_password": None, "cf_password_file": str(empty)}, capsys)
+    assert result["failed"] and result["msg"] == "cf_password_file: the password file %s is empty" % empty
+    result, dummy = run(service_instance_info, {"cf_password": None}, capsys)
+    assert result["failed"] and result["msg"].startswith("cf_password: cf_username is set but no password")
+    assert fake.calls == []
+    # like cf_password, the file needs cf_username
+    result, dummy = run(service_instance_info, {"cf_username": None, "cf_password": None, "cf_password_file": str(empty)}, capsys)
+    assert result["failed"] and "cf_password_file" in result["msg"] and "cf_username" in result["msg"]
+
+
+def test_cf_password_wins_over_the_password_file(fake, capsys, tmp_path, monkeypatch, no_cf_env):
+    wrong = tmp_path / "wrong"
+    wrong.write_text("wrong-pw-from-file\n", encoding="utf-8")
+    monkeypatch.setenv("CF_PASSWORD_FILE", str(wrong))
+    result, out = run(service_instance_info, {}, capsys)  # CONNECTION has cf_password
+    assert not result.get("failed"), result
+    assert fake.tokens == 1 and "wrong-pw-from-file" not in out
