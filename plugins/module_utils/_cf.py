@@ -27,6 +27,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import threading
 import time
 from urllib.parse import urlencode, urlsplit
 
@@ -210,6 +211,9 @@ class CfClient:
         if use_cache:
             self._cache = FileCache("cf", directory=cache_dir)
         self.uaa_requests = 0
+        # a batch (module_utils/_batch.py) shares one client between threads: one login and one lookup of each
+        # cached value, however many threads ask at once
+        self._lock = threading.RLock()
 
     # -- construction -----------------------------------------------------------------------------
     @classmethod
@@ -266,6 +270,10 @@ class CfClient:
 
     def _cached(self, parts, fetch, ttl):
         """Return fetch() through the lookup cache (entries keyed by parts, valid for ttl seconds)."""
+        with self._lock:
+            return self._cached_unlocked(parts, fetch, ttl)
+
+    def _cached_unlocked(self, parts, fetch, ttl):
         key = cache_key(*parts)
         value = self._cache_call(lambda: self._cache.get(key, now=self.clock()))
         if value is not None:
@@ -359,6 +367,12 @@ class CfClient:
 
     def access_token(self, rejected=None):
         """A valid UAA access token; rejected is a token CF refused, which must not be returned again."""
+        if self._token and self._token != rejected:
+            return self._token
+        with self._lock:
+            return self._access_token_unlocked(rejected)
+
+    def _access_token_unlocked(self, rejected):
         if self._token and self._token != rejected:
             return self._token
         auth = self.auth

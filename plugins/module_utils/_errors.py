@@ -20,6 +20,7 @@ class ParameterError(ValueError):
 
     def __init__(self, option, message):
         self.option = option
+        self.reason = message
         super().__init__("%s: %s" % (option, message) if option else message)
 
 

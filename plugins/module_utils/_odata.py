@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import datetime
 import hashlib
@@ -224,15 +225,38 @@ def identity(entity):
     return json.dumps(entity, sort_keys=True, default=str)
 
 
+_NEXT_AT_END = re.compile(rb'"__next"\s*:\s*("(?:[^"\\]|\\.)*")\s*\}\s*\}\s*$')
+
+
+def next_link_hint(body):
+    """The ``__next`` link of a ``{"d": {..., "__next": "..."}}`` answer, read from the raw answer's last bytes before
+    it is decoded, or None. Only a hint: the Pager checks it against the decoded answer."""
+    match = _NEXT_AT_END.search(body[-4096:]) if body else None
+    if match is None:
+        return None
+    try:
+        link = json.loads(match.group(1).decode("utf-8"))
+    except ValueError:
+        return None
+    return link if isinstance(link, str) and link else None
+
+
 class Pager:
     """Collects a collection across pages. fetch(url) -> decoded JSON (the caller handles HTTP)."""
 
     MAX_PAGES = 10000
 
-    def __init__(self, fetch, base_url, options, max_items=None, page_size=None, follow=True, warn=None, root=None, sink=None):
+    def __init__(self, fetch, base_url, options, max_items=None, page_size=None, follow=True, warn=None, root=None, sink=None,
+                 read=None):
         """``sink``: an object with ``reset()`` and ``write(entities)``; when given, every page goes to it as it arrives
-        and run() returns an empty list, so memory stays bounded by one page (``written`` counts the entities)."""
+        and run() returns an empty list, so memory stays bounded by one page (``written`` counts the entities).
+
+        ``read``: ``(get, decode)``, ``fetch`` in two halves: ``get(url)`` answers a response whose ``content`` is read
+        (status checked), ``decode(response)`` its JSON. With it, the next page is requested (from the ``__next`` link
+        at the end of the raw answer) while the current one is decoded and kept: one request in flight at a time, on
+        a worker thread, while the caller's thread does not use the connection."""
         self.fetch = fetch
+        self.read = read
         self.sink = sink
         self.written = 0
         self.base_url = base_url
@@ -249,6 +273,7 @@ class Pager:
         self.single = None
         self.no_content = False
         self.urls = []
+        self.read_ahead = 0
 
     def _option(self, name):
         for key, value in self.options:
@@ -284,53 +309,75 @@ class Pager:
         self.written = 0
         if self.sink is not None:
             self.sink.reset()
-        while True:
-            if url in visited or self.pages >= self.MAX_PAGES:
-                break
-            visited.add(url)
-            self.urls.append(url)
-            data = self.fetch(url)
-            self.pages += 1
-            if data is None:
-                self.no_content = True
-                return []
-            page, single, count, next_link = envelope(data)
-            if page is None:
-                self.single = single if single is not None else {}
-                return []
-            if count is not None:
-                self.count = count
-            if page and identity(page[0]) in seen:
-                self.skip_ignored = True
-                break
-            for entity in page:
-                seen.add(identity(entity))
-            done = (len(results) if self.sink is None else self.written) + len(page)
-            if limit is not None and done >= limit:
-                more = done > limit or bool(next_link) or (self.count is not None and user_skip + limit < self.count)
-                if self.max_items is not None and limit == self.max_items and more:
-                    self.truncated = True
-                self._keep(results, page[:len(page) - (done - limit)])
-                break
-            self._keep(results, page)
-            if not self.follow or not page:
-                break
-            if next_link:
-                url = urljoin(self.root, next_link)
-                continue
-            if client_paging:
-                asked = self._option_of(url, "$top")
-                if asked is not None and len(page) < asked:
+        reader = _ReadAhead(self.read) if self.read is not None and self.follow else None
+        last_page = 0
+        try:
+            while True:
+                if url in visited or self.pages >= self.MAX_PAGES:
                     break
-                remaining = None if limit is None else limit - done
-                size = self.page_size if remaining is None else min(self.page_size, remaining)
-                url = with_options(self.base_url, replace_options(self.options, top=size, skip=user_skip + done))
-                continue
-            if self.count is not None and user_skip + done < self.count:
-                url = with_options(self.base_url, replace_options(self.options, skip=user_skip + done))
-                continue
-            break
+                visited.add(url)
+                self.urls.append(url)
+                if reader is None:
+                    data = self.fetch(url)
+                else:
+                    kept = len(results) if self.sink is None else self.written
+                    # no request ahead when this page will (by the size of the last one) reach the limit
+                    wanted = last_page > 0 and (limit is None or kept + last_page < limit)
+                    data = reader.page(url, lambda link: self._ahead_url(link, visited) if wanted else None)
+                self.pages += 1
+                if data is None:
+                    self.no_content = True
+                    return []
+                page, single, count, next_link = envelope(data)
+                if page is None:
+                    self.single = single if single is not None else {}
+                    return []
+                last_page = len(page)
+                if count is not None:
+                    self.count = count
+                if page and identity(page[0]) in seen:
+                    self.skip_ignored = True
+                    break
+                for entity in page:
+                    seen.add(identity(entity))
+                done = (len(results) if self.sink is None else self.written) + len(page)
+                if limit is not None and done >= limit:
+                    more = done > limit or bool(next_link) or (self.count is not None and user_skip + limit < self.count)
+                    if self.max_items is not None and limit == self.max_items and more:
+                        self.truncated = True
+                    self._keep(results, page[:len(page) - (done - limit)])
+                    break
+                next_url = self._next_url(url, page, next_link, client_paging, limit, user_skip, done)
+                self._keep(results, page)
+                if next_url is None:
+                    break
+                url = next_url
+        finally:
+            if reader is not None:
+                self.read_ahead = reader.used
+                reader.close()
         return results
+
+    def _ahead_url(self, link, visited):
+        url = urljoin(self.root, link)
+        return None if url in visited else url
+
+    def _next_url(self, url, page, next_link, client_paging, limit, user_skip, done):
+        """The URL of the page after ``page`` (``done`` entities read so far), or None when the collection ends."""
+        if not self.follow or not page:
+            return None
+        if next_link:
+            return urljoin(self.root, next_link)
+        if client_paging:
+            asked = self._option_of(url, "$top")
+            if asked is not None and len(page) < asked:
+                return None
+            remaining = None if limit is None else limit - done
+            size = self.page_size if remaining is None else min(self.page_size, remaining)
+            return with_options(self.base_url, replace_options(self.options, top=size, skip=user_skip + done))
+        if self.count is not None and user_skip + done < self.count:
+            return with_options(self.base_url, replace_options(self.options, skip=user_skip + done))
+        return None
 
     def _keep(self, results, entities):
         if self.sink is None:
@@ -352,6 +399,48 @@ class Pager:
         return None
 
 
+class _ReadAhead:
+    """Reads pages with ``(get, decode)``, requesting the next page on a worker thread while the current one is decoded
+    and kept. At most one request is in flight; a request made for a link that turns out not to be the next page is
+    awaited and dropped (its error too), so nothing runs on after the Pager stops."""
+
+    def __init__(self, read):
+        self.fetch, self.decode = read
+        self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+        self.ahead = None
+        self.used = 0
+
+    def response(self, url):
+        if self.ahead is not None and self.ahead[0] == url:
+            future, self.ahead = self.ahead[1], None
+            self.used += 1
+            return future.result()
+        self.drop()
+        return self.fetch(url)
+
+    def page(self, url, next_url):
+        """The decoded page at ``url``; ``next_url(link)`` turns the raw answer's ``__next`` hint into the URL to request
+        ahead (or None)."""
+        response = self.response(url)
+        hint = next_link_hint(getattr(response, "content", None))
+        ahead = next_url(hint) if hint else None
+        if ahead is not None:
+            self.ahead = (ahead, self.pool.submit(self.fetch, ahead))
+        return self.decode(response)
+
+    def drop(self):
+        if self.ahead is not None:
+            future, self.ahead = self.ahead[1], None
+            try:
+                future.result()
+            except Exception:  # pylint: disable=broad-except
+                pass  # a page that was not needed: its failure does not matter
+
+    def close(self):
+        self.drop()
+        self.pool.shutdown(wait=True)
+
+
 class JsonLinesFile:
     """A Pager sink: entities as JSON Lines (cleaned like ``results``) in a temporary file next to ``dest``.
 
@@ -368,6 +457,8 @@ class JsonLinesFile:
             raise ParameterError("dest", "the directory %s does not exist" % directory)
         self.keep_metadata = keep_metadata
         self.convert_dates = convert_dates
+        # one encoder for every line (json.dumps with options builds a new encoder per call)
+        self.encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
         try:
             fd, self.temp = tempfile.mkstemp(dir=directory, prefix=".%s." % os.path.basename(self.dest))
         except OSError as exc:
@@ -381,10 +472,10 @@ class JsonLinesFile:
         self.digest = hashlib.sha256()
 
     def write(self, entities):
-        for entity in clean(list(entities), self.keep_metadata, self.convert_dates):
-            line = json.dumps(entity, ensure_ascii=False, separators=(",", ":")) + "\n"
-            self.handle.write(line)
-            self.digest.update(line.encode("utf-8"))
+        encode = self.encoder.encode
+        lines = "".join([encode(entity) + "\n" for entity in clean(list(entities), self.keep_metadata, self.convert_dates)])
+        self.handle.write(lines)
+        self.digest.update(lines.encode("utf-8"))
 
     def _current_digest(self):
         digest = hashlib.sha256()
@@ -477,17 +568,29 @@ class ODataClient:
         raise error
 
     def get_json(self, url, context=None):
+        return self.decode_json(self.get_response(url, context), context)
+
+    def get_response(self, url, context=None):
+        """GET ``url``: the response (200 with its body read, or 204); other statuses raise."""
         response = self.send("GET", url, context=context)
+        if response.status_code not in (200, 204):
+            self.raise_for(response, context or "OData GET %s" % safe_url(url))
+        return response
+
+    def decode_json(self, response, context=None):
+        """The JSON of a get_response() answer (None for 204)."""
         if response.status_code == 204:
             return None
-        if response.status_code != 200:
-            self.raise_for(response, context or "OData GET %s" % safe_url(url))
         try:
             return response.json()
         except ValueError:
             raise ApiError("%s failed: expected JSON, got %s: %s" % (
-                context or "OData GET %s" % safe_url(url), response.headers.get("Content-Type", "no content type"),
-                response.text[:200]), status=response.status_code, url=safe_url(url)) from None
+                context or "OData GET %s" % safe_url(response.url), response.headers.get("Content-Type", "no content type"),
+                response.text[:200]), status=response.status_code, url=safe_url(response.url)) from None
+
+    def reader(self):
+        """``(get, decode)`` for a Pager's ``read``."""
+        return self.get_response, self.decode_json
 
     def fetch_csrf(self):
         """GET the service root with X-CSRF-Token: Fetch; returns the token or None (bearer clients often need none)."""

@@ -183,7 +183,8 @@ class LogReader:
             return [log for log in logs if self._matches(log)]
         options = query_options(filter=self.filter, orderby=["LogStart desc"])
         pager = Pager(self.client.get_json, self.client.url("MessageProcessingLogs"), options,
-                      max_items=params["max_items"], warn=self.module.warn, root=self.client.root)
+                      max_items=params["max_items"], warn=self.module.warn, root=self.client.root,
+                      read=self.client.reader())
         return pager.run()
 
     def _matches(self, log):

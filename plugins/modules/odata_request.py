@@ -343,7 +343,8 @@ def request(module):
             sink = JsonLinesFile(params["dest"], params["keep_metadata"], params["convert_dates"]) if params.get("dest") else None
             try:
                 pager = Pager(client.get_json, url, options, max_items=params["max_items"], page_size=params.get("page_size"),
-                              follow=params["paging"], warn=module.warn, root=client.root, sink=sink)
+                              follow=params["paging"], warn=module.warn, root=client.root, sink=sink,
+                              read=client.reader())
                 collected = pager.run()
                 if sink is not None and pager.single is None and not pager.no_content:
                     result.update(changed=sink.finish(), dest=sink.dest, written=pager.written)

@@ -272,6 +272,109 @@ def test_paging_false_reads_one_page():
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# reading ahead: the next page is requested (from the __next link at the end of the raw answer) while the current
+# one is decoded and kept
+
+class RawAnswer:
+    def __init__(self, data, content=None):
+        self.data = data
+        self.content = content if content is not None else json.dumps(data).encode("utf-8")
+
+
+class RawReader:
+    """``(get, decode)`` over a FakeServer; ``hints`` maps a URL to the raw bytes its answer should end with."""
+
+    def __init__(self, server, hints=None, fail=()):
+        self.server = server
+        self.hints = hints or {}
+        self.fail = fail
+        self.threads = set()
+
+    def get(self, url):
+        import threading  # pylint: disable=import-outside-toplevel
+        self.threads.add(threading.current_thread().name)
+        if url in self.fail:
+            self.server.urls.append(url)
+            raise ApiError("OData GET %s failed: HTTP 500" % url, status=500)
+        data = self.server(url)
+        return RawAnswer(data, self.hints.get(url))
+
+    @staticmethod
+    def decode(answer):
+        return answer.data
+
+    def pair(self):
+        return self.get, self.decode
+
+
+@pytest.mark.parametrize("body, expected", [
+    (b'{"d":{"results":[{"Id":1}],"__next":"https://h/api/v1/E?$skiptoken=1000"}}', "https://h/api/v1/E?$skiptoken=1000"),
+    (b'{"d" : {"results" : [], "__next" : "https:\\/\\/h\\/E?$skiptoken=2"} }\n', "https://h/E?$skiptoken=2"),
+    (b'{"d":{"results":[{"Id":1}]}}', None),
+    # a __next of an expanded navigation inside the last entity is not the collection's
+    (b'{"d":{"results":[{"Nav":{"results":[],"__next":"https://h/Nav?$skiptoken=1"}}]}}', None),
+    (b'{"d":{"results":[],"__next":""}}', None),
+    (b"", None),
+    (None, None),
+])
+def test_next_link_hint(body, expected):
+    assert _odata.next_link_hint(body) == expected
+
+
+def test_read_ahead_requests_each_page_once_and_keeps_the_order(tmp_path):
+    server = FakeServer(3120)
+    reader = RawReader(server)
+    dest = tmp_path / "e.jsonl"
+    sink = _odata.JsonLinesFile(str(dest))
+    pager = _odata.Pager(server, ROOT + "/E", [], max_items=5000, root=ROOT, sink=sink, read=reader.pair())
+    assert pager.run() == [] and pager.written == 3120 and not pager.truncated
+    sink.finish()
+    assert [e["Id"] for e in _lines(dest)] == list(range(3120))
+    assert len(server.urls) == len(set(server.urls)) == 4 and pager.pages == 4
+    # pages 3 and 4 were requested on the worker thread while pages 2 and 3 were kept
+    assert pager.read_ahead == 2 and len(reader.threads) == 2
+
+
+def test_read_ahead_makes_no_request_past_max_items():
+    server = FakeServer(9000)
+    pager = _odata.Pager(server, ROOT + "/E", [], max_items=2500, root=ROOT, read=RawReader(server).pair())
+    assert [e["Id"] for e in pager.run()] == list(range(2500)) and pager.truncated
+    assert len(server.urls) == 3 and pager.read_ahead == 1
+
+
+def test_read_ahead_drops_a_wrong_hint_and_its_error():
+    server = FakeServer(2500)
+    second = ROOT + "/E?$skiptoken=1000"
+    wrong = ROOT + "/Other"
+    # the raw end of page 2 names another link than its decoded __next, and reading that link fails
+    reader = RawReader(server, hints={second: b'{"d":{"results":[],"__next":"%s"}}' % wrong.encode()}, fail=(wrong,))
+    pager = _odata.Pager(server, ROOT + "/E", [], max_items=0, root=ROOT, read=reader.pair())
+    assert [e["Id"] for e in pager.run()] == list(range(2500))
+    assert wrong in server.urls and server.urls[-1] == ROOT + "/E?$skiptoken=2000"
+    assert pager.read_ahead == 0 and pager.pages == 3
+
+
+def test_read_ahead_raises_the_error_of_a_needed_page():
+    server = FakeServer(3120)
+    third = ROOT + "/E?$skiptoken=2000"
+    pager = _odata.Pager(server, ROOT + "/E", [], max_items=0, root=ROOT, read=RawReader(server, fail=(third,)).pair())
+    with pytest.raises(ApiError, match="HTTP 500"):
+        pager.run()
+    assert server.urls.count(third) == 1
+
+
+def test_client_reader_is_get_json_in_two_halves():
+    session = FakeSession([fake_response(200, {"d": {"results": [{"Id": 1}], "__next": ROOT + "/E?$skiptoken=1"}}),
+                           fake_response(204)])
+    api = _odata.ODataClient(HttpClient(session=session, retries=0), ROOT, auth_headers={"Authorization": "Bearer t"})
+    get, decode = api.reader()
+    first = get(ROOT + "/E")
+    assert _odata.next_link_hint(first.content) == ROOT + "/E?$skiptoken=1"
+    assert decode(first)["d"]["results"] == [{"Id": 1}]
+    assert decode(get(ROOT + "/E?$skiptoken=1")) is None
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # HTTP: errors and CSRF
 
 def response(status, body=None, headers=None, url=ROOT, content_type="application/json"):

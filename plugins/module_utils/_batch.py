@@ -1,0 +1,91 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) sap_btp.cloud_integration contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""FOR INTERNAL COLLECTION USE ONLY. Many resources in one module run (the ``instances`` option).
+
+A loop of module tasks pays Ansible's start of a module process (about 0.3-0.5 s) for every item and runs the items
+one after the other. A batch takes the list in one run and works on the items on a few threads that share one
+Cloud Foundry client (one login, one connection pool):
+
+- ``expand()`` builds the parameters of every item: the item's own options over the task's options, with the
+  exclusive groups respected (an item that sets ``parameters`` does not inherit ``roles``, and the reverse);
+- every item is validated before the first request, so bad input changes nothing;
+- ``run_items()`` runs the items concurrently and keeps their order; an item that fails does not stop the others,
+  and ``failure_message()`` names every failed item and its error.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._deps import MissingDependencyError
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._errors import ApiError, ParameterError
+
+MAX_CONCURRENCY = 32
+
+
+def expand(params, option, item_options, exclusive=(), key="name"):
+    """The parameters of every item of ``params[option]``.
+
+    ``item_options``: the option names an item may set; an item value of None inherits the task's value.
+    ``exclusive``: pairs of option groups; an item that sets an option of one group inherits nothing of the other.
+    Raises ParameterError (naming ``option[index]``) for a duplicate or missing ``key``.
+    """
+    items = params.get(option) or []
+    expanded, seen = [], set()
+    for index, item in enumerate(items):
+        where = "%s[%d]" % (option, index)
+        own = {name: value for name, value in (item or {}).items() if name in item_options and value is not None}
+        if not own.get(key):
+            raise ParameterError(where, "every item needs a %s" % key)
+        if own[key] in seen:
+            raise ParameterError(where, "%s %r is listed twice" % (key, own[key]))
+        seen.add(own[key])
+        merged = {name: value for name, value in params.items() if name != option}
+        for first, second in exclusive:
+            if any(name in own for name in first):
+                merged.update({name: None for name in second})
+            if any(name in own for name in second):
+                merged.update({name: None for name in first})
+        merged.update(own)
+        expanded.append(merged)
+    return expanded
+
+
+def check_concurrency(value, option="concurrency"):
+    if value is None or not 1 <= value <= MAX_CONCURRENCY:
+        raise ParameterError(option, "must be between 1 and %d, got %s" % (MAX_CONCURRENCY, value))
+    return value
+
+
+def item_parameter_error(exc, where):
+    """A ParameterError of an item, renamed to the item's option: ``instances[2].plan: ...``."""
+    return ParameterError("%s.%s" % (where, exc.option) if exc.option else where, exc.reason)
+
+
+def run_items(items, handler, concurrency):
+    """handler(item) for every item on up to ``concurrency`` threads. Returns [(result, error)] in item order, where
+    error is the exception of a failed item (ParameterError, ApiError or MissingDependencyError) and result None.
+    Other exceptions are programming errors and propagate."""
+    outcomes = [None] * len(items)
+
+    def one(index):
+        try:
+            outcomes[index] = (handler(items[index]), None)
+        except (ParameterError, ApiError, MissingDependencyError) as exc:
+            outcomes[index] = (None, exc)
+
+    if concurrency <= 1 or len(items) <= 1:
+        for index in range(len(items)):
+            one(index)
+        return outcomes
+    with concurrent.futures.ThreadPoolExecutor(max_workers=min(concurrency, len(items))) as pool:
+        for future in [pool.submit(one, index) for index in range(len(items))]:
+            future.result()
+    return outcomes
+
+
+def failure_message(what, failures, total):
+    """One message for the failed items: ``2 of 25 service instances failed: a: ...; b: ...``."""
+    return "%d of %d %s failed: %s" % (len(failures), total, what, "; ".join(failures))
