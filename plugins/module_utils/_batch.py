@@ -25,23 +25,21 @@ from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._errors 
 MAX_CONCURRENCY = 32
 
 
-def expand(params, option, item_options, exclusive=(), key="name"):
+def expand(params, option, item_options, exclusive=(), identity=("name",)):
     """The parameters of every item of ``params[option]``.
 
     ``item_options``: the option names an item may set; an item value of None inherits the task's value.
     ``exclusive``: pairs of option groups; an item that sets an option of one group inherits nothing of the other.
-    Raises ParameterError (naming ``option[index]``) for a duplicate or missing ``key``.
+    ``identity``: the options (after inheritance) that tell items apart; the first one must be set in every item.
+    Raises ParameterError (naming ``option[index]``) for a missing name or an item listed twice.
     """
     items = params.get(option) or []
     expanded, seen = [], set()
     for index, item in enumerate(items):
         where = "%s[%d]" % (option, index)
         own = {name: value for name, value in (item or {}).items() if name in item_options and value is not None}
-        if not own.get(key):
-            raise ParameterError(where, "every item needs a %s" % key)
-        if own[key] in seen:
-            raise ParameterError(where, "%s %r is listed twice" % (key, own[key]))
-        seen.add(own[key])
+        if not own.get(identity[0]):
+            raise ParameterError(where, "every item needs a %s" % identity[0])
         merged = {name: value for name, value in params.items() if name != option}
         for first, second in exclusive:
             if any(name in own for name in first):
@@ -49,6 +47,11 @@ def expand(params, option, item_options, exclusive=(), key="name"):
             if any(name in own for name in second):
                 merged.update({name: None for name in first})
         merged.update(own)
+        ident = tuple(merged.get(name) for name in identity)
+        if ident in seen:
+            raise ParameterError(where, "%s is listed twice" % ", ".join(
+                "%s %r" % (name, value) for name, value in zip(identity, ident) if value is not None))
+        seen.add(ident)
         expanded.append(merged)
     return expanded
 

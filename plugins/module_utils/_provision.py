@@ -451,6 +451,8 @@ class KeyManager:
     def validate(self):
         p = self.p
         _it_rt.validate_key_name(p["name"])
+        if not p.get("instance") and not p.get("instance_guid"):
+            raise ParameterError("instance", "the instance of the key is required: set instance or instance_guid")
         if p.get("instance") is not None:
             _it_rt.validate_instance_name(p["instance"], option="instance")
         if p.get("wait_timeout") is not None and p["wait_timeout"] <= 0:

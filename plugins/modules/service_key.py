@@ -41,11 +41,73 @@ options:
   name:
     description:
       - Name of the service key (at most 32 characters for it-rt).
+      - Exactly one of O(name) and O(keys) is required.
     type: str
-    required: true
+  keys:
+    description:
+      - Many keys in one task - faster than a loop, which starts a module process for every item and runs the items
+        one after the other. The items run on O(concurrency) threads that share one Cloud Foundry login.
+      - Each item sets the options of one key; an option an item does not set is taken from the task (O(instance),
+        O(key_type), O(validity_days), O(wait), ...). An item that sets O(keys[].instance) takes no O(instance_guid)
+        from the task and the reverse; an item that sets O(keys[].certificate) takes none of O(private_key_path),
+        O(certificate_path) and O(common_name). O(return_secrets), the CA and the passphrases apply to every item.
+      - Every item is validated before the first request, so an invalid item changes nothing. An item that fails
+        later does not stop the others; the task then fails and names every failed item, and RV(service_keys) still
+        reports all of them.
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: Name of the key.
+        type: str
+        required: true
+      instance:
+        description: Name of the instance of this key.
+        type: str
+      instance_guid:
+        description: GUID of the instance of this key.
+        type: str
+      state:
+        description: V(present) or V(absent) for this key.
+        type: str
+        choices: [present, absent]
+      key_type:
+        description: Key type of this key (see O(key_type)).
+        type: str
+        choices: [client_secret, certificate, external_certificate]
+      validity_days:
+        description: Certificate validity of this key (see O(validity_days)).
+        type: int
+      key_length:
+        description: RSA key length of this key (see O(key_length)).
+        type: int
+      certificate:
+        description: External certificate of this key (see O(certificate)).
+        type: str
+      private_key_path:
+        description: Where the generated private key of this key is written (see O(private_key_path)).
+        type: path
+      certificate_path:
+        description: Where the generated certificate of this key is written (see O(certificate_path)).
+        type: path
+      common_name:
+        description: Subject common name of the generated certificate of this key (see O(common_name)).
+        type: str
+      parameters:
+        description: Extra parameters of this key (see O(parameters)).
+        type: dict
+      force:
+        description: Replace this key when it does not match (see O(force)).
+        type: bool
+  concurrency:
+    description:
+      - With O(keys), how many keys are worked on at the same time (1-32).
+    type: int
+    default: 8
   instance:
     description:
-      - Name of the service instance in the target space. One of O(instance) and O(instance_guid) is required.
+      - Name of the service instance in the target space. One of O(instance) and O(instance_guid) is required
+        (for O(keys), in the task or in every item).
     type: str
   instance_guid:
     description:
@@ -206,6 +268,17 @@ EXAMPLES = r"""
     key_type: external_certificate
     certificate: /etc/pki/cpi/partner.crt
 
+- name: Client secret keys of several instances in one task, without waiting for each
+  sap_btp.cloud_integration.service_key:
+    org: acme-org
+    space: dev
+    wait: false
+    keys:
+      - {instance: partner-a, name: partner-a-key}
+      - {instance: partner-b, name: partner-b-key}
+      - {instance: partner-c, name: partner-c-cert, key_type: certificate, validity_days: 90}
+  register: partner_keys
+
 - name: Delete a key
   sap_btp.cloud_integration.service_key:
     org: acme-org
@@ -216,25 +289,35 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+service_keys:
+  description:
+    - With O(keys), the result of every item in the order of the items - the keys this module returns for one key
+      (RV(name), RV(guid), RV(state), RV(instance), RV(credentials), ...) plus C(changed). A failed item has
+      C(failed=true) and its message in C(msg).
+  returned: with O(keys)
+  type: list
+  elements: dict
+  sample: [{"name": "partner-a-key", "instance": "partner-a", "guid": "0c4d3f7e-5a1b-4e2f-9b8a-7d6c5e4f3a2b", "changed": true,
+            "state": "create in progress", "credentials": null}]
 name:
   description: Name of the key.
-  returned: always
+  returned: with O(name)
   type: str
 guid:
   description: GUID of the key (null when absent or in check mode before it is created).
-  returned: always
+  returned: with O(name)
   type: str
 state:
   description: V(present), V(absent), V(create in progress) or V(delete in progress).
-  returned: always
+  returned: with O(name)
   type: str
 instance:
   description: Name of the service instance.
-  returned: always
+  returned: with O(name)
   type: str
 instance_guid:
   description: GUID of the service instance.
-  returned: always
+  returned: with O(name)
   type: str
 key_type:
   description: V(client_secret), V(certificate) or V(external_certificate).
@@ -256,7 +339,7 @@ credentials:
   description:
     - The key normalised. Secret fields are C(********) unless O(return_secrets=true).
     - Null while the key is being created, in check mode and when it is absent.
-  returned: always
+  returned: with O(name)
   type: dict
   contains:
     clientid:
@@ -293,11 +376,11 @@ raw:
   description:
     - The key exactly as Cloud Foundry returns it (C({"oauth" {...}})), to store as it is. Secret fields are
       C(********) unless O(return_secrets=true).
-  returned: always
+  returned: with O(name)
   type: dict
 certificate_details:
   description: Details of the leaf certificate of a certificate key (null for client secrets).
-  returned: always
+  returned: with O(name)
   type: dict
   contains:
     not_after:
@@ -364,9 +447,28 @@ replaced_failed:
   type: bool
 """
 
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import _batch
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._cf import CfClient, cf_argument_spec, cf_module_kwargs, merge_module_kwargs
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._errors import ParameterError
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._module import CloudIntegrationModule
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._provision import KeyManager
+
+
+ITEM_OPTIONS = ("name", "instance", "instance_guid", "state", "key_type", "validity_days", "key_length", "certificate",
+                "private_key_path", "certificate_path", "common_name", "parameters", "force")
+EXCLUSIVE = ((("instance",), ("instance_guid",)),
+             (("certificate",), ("private_key_path", "certificate_path", "common_name")))
+
+
+def apply(manager):
+    return manager.present() if manager.p["state"] == "present" else manager.absent()
+
+
+def register_for(module):
+    if module.params["return_secrets"]:
+        # registered for message scrubbing only: the values must reach the (no_log) result
+        return module.redactor.add
+    return module.add_secrets
 
 
 def run(module):
@@ -374,25 +476,74 @@ def run(module):
     for name in ("private_key_passphrase", "ca_private_key_passphrase"):
         if params.get(name):
             module.add_secrets(params[name])
-    if params["return_secrets"]:
-        # registered for message scrubbing only: the values must reach the (no_log) result
-        register = module.redactor.add
-    else:
-        register = module.add_secrets
-    manager = KeyManager(None, dict(params), check_mode=module.check_mode, warn=module.warn, register_secrets=register)
+    if params.get("keys") is not None:
+        return run_batch(module)
+    manager = KeyManager(None, dict(params), check_mode=module.check_mode, warn=module.warn, register_secrets=register_for(module))
     manager.validate()
     manager.client = CfClient.from_module(module)
-    result = manager.present() if params["state"] == "present" else manager.absent()
+    result = apply(manager)
     diff = result.pop("diff")
     if module._diff:
         result["diff"] = diff
     return result
 
 
+def run_batch(module):
+    params = dict(module.params)
+    concurrency = _batch.check_concurrency(params["concurrency"])
+    managers = []
+    items = _batch.expand(params, "keys", ITEM_OPTIONS, EXCLUSIVE, identity=("name", "instance", "instance_guid"))
+    for index, item in enumerate(items):
+        manager = KeyManager(None, item, check_mode=module.check_mode, warn=module.warn, register_secrets=register_for(module))
+        try:
+            manager.validate()
+        except ParameterError as exc:
+            raise _batch.item_parameter_error(exc, "keys[%d]" % index) from None
+        managers.append(manager)
+    client = CfClient.from_module(module)
+    if managers:
+        client.access_token()  # one login before the threads start
+    for manager in managers:
+        manager.client = client
+    results, diffs, failures = [], [], []
+    for manager, (result, error) in zip(managers, _batch.run_items(managers, apply, concurrency)):
+        name = manager.p["name"]
+        if error is not None:
+            message = module.redactor.scrub("%s: %s" % (name, error))
+            failures.append(message)
+            results.append({"name": name, "instance": manager.p.get("instance"), "failed": True, "changed": False, "msg": message})
+            continue
+        diffs.append(result.pop("diff"))
+        results.append(result)
+    output = {"changed": any(result.get("changed") for result in results), "service_keys": results,
+              "secrets_returned": any(result.get("secrets_returned") for result in results)}
+    if module._diff:
+        output["diff"] = diffs
+    if failures:
+        module.fail_json(msg=_batch.failure_message("service keys", failures, len(managers)), **output)
+    return output
+
+
 def main():
     argument_spec = cf_argument_spec()
     argument_spec.update(
-        name=dict(type="str", required=True),
+        name=dict(type="str"),
+        keys=dict(type="list", elements="dict", no_log=False, options=dict(
+            name=dict(type="str", required=True),
+            instance=dict(type="str"),
+            instance_guid=dict(type="str"),
+            state=dict(type="str", choices=["present", "absent"]),
+            key_type=dict(type="str", choices=["client_secret", "certificate", "external_certificate"], no_log=False),
+            validity_days=dict(type="int"),
+            key_length=dict(type="int", no_log=False),
+            certificate=dict(type="str"),
+            private_key_path=dict(type="path", no_log=False),
+            certificate_path=dict(type="path"),
+            common_name=dict(type="str"),
+            parameters=dict(type="dict"),
+            force=dict(type="bool"),
+        ), mutually_exclusive=[("instance", "instance_guid"), ("certificate", "private_key_path")]),
+        concurrency=dict(type="int", default=8),
         instance=dict(type="str"),
         instance_guid=dict(type="str"),
         state=dict(type="str", default="present", choices=["present", "absent"]),
@@ -414,8 +565,8 @@ def main():
         wait_timeout=dict(type="int", default=300),
     )
     kwargs = merge_module_kwargs(cf_module_kwargs(), dict(
-        required_one_of=[("instance", "instance_guid")],
-        mutually_exclusive=[("instance", "instance_guid"), ("certificate", "private_key_path")],
+        required_one_of=[("name", "keys")],
+        mutually_exclusive=[("instance", "instance_guid"), ("certificate", "private_key_path"), ("name", "keys")],
     ))
     module = CloudIntegrationModule(argument_spec=argument_spec, supports_check_mode=True, **kwargs)
     result = module.run(run, module)
