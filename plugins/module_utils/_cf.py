@@ -256,11 +256,14 @@ class CfClient:
                    warn=module.warn, cli_config=cli_config)
 
     # -- caching of non-secret lookups ---------------------------------------------------------------
-    def _cache_call(self, func, *args, **kwargs):
-        if self._cache is None:
+    def _cache_call(self, func):
+        """func(cache) on the lookup cache, or None without one. A cache that fails is dropped with one warning (the
+        cache object is passed in, so a thread of a batch never sees it disappear half-way)."""
+        cache = self._cache
+        if cache is None:
             return None
         try:
-            return func(*args, **kwargs)
+            return func(cache)
         except (CacheError, OSError) as exc:
             if not self._cache_warned:
                 self._cache_warned = True
@@ -275,16 +278,16 @@ class CfClient:
 
     def _cached_unlocked(self, parts, fetch, ttl):
         key = cache_key(*parts)
-        value = self._cache_call(lambda: self._cache.get(key, now=self.clock()))
+        value = self._cache_call(lambda cache: cache.get(key, now=self.clock()))
         if value is not None:
             return value
         value = fetch()
         if value is not None:
-            self._cache_call(self._cache.put, key, value, expires_at=self.clock() + ttl)
+            self._cache_call(lambda cache: cache.put(key, value, expires_at=self.clock() + ttl))
         return value
 
     def _forget(self, parts):
-        self._cache_call(lambda: self._cache.delete(cache_key(*parts)))
+        self._cache_call(lambda cache: cache.delete(cache_key(*parts)))
 
     @property
     def principal(self):
@@ -388,15 +391,15 @@ class CfClient:
                 return self._token
         key = self._token_cache_key()
         if self._cache is not None:
-            def locked_fetch():
-                with self._cache.locked(key):
-                    value = self._cache.get(key, min_ttl=TOKEN_MIN_TTL, now=self.clock())
+            def locked_fetch(cache):
+                with cache.locked(key):
+                    value = cache.get(key, min_ttl=TOKEN_MIN_TTL, now=self.clock())
                     if value and value.get("access_token") and value["access_token"] != rejected:
                         return value["access_token"]
                     value, expires_at = self._fetch_token()
-                    self._cache.put(key, value, expires_at=expires_at)
+                    cache.put(key, value, expires_at=expires_at)
                     return value["access_token"]
-            cached = self._cache_call(lambda: self._cache.get(key, min_ttl=TOKEN_MIN_TTL, now=self.clock()))
+            cached = self._cache_call(lambda cache: cache.get(key, min_ttl=TOKEN_MIN_TTL, now=self.clock()))
             if cached and cached.get("access_token") and cached["access_token"] != rejected:
                 self._token = cached["access_token"]
             else:
@@ -601,13 +604,11 @@ class CfClient:
 
     def parameters_retrievable(self, offering):
         """What an earlier run learned about reading the offering's instance parameters: True, False or None (unknown)."""
-        if self._cache is None:
-            return None
-        return self._cache_call(lambda: self._cache.get(cache_key("retrievable", self.api_url, offering), now=self.clock()))
+        return self._cache_call(lambda cache: cache.get(cache_key("retrievable", self.api_url, offering), now=self.clock()))
 
     def remember_parameters_retrievable(self, offering, value):
-        if self._cache is not None:
-            self._cache_call(self._cache.put, cache_key("retrievable", self.api_url, offering), bool(value), expires_at=self.clock() + LOOKUP_TTL)
+        self._cache_call(lambda cache: cache.put(cache_key("retrievable", self.api_url, offering), bool(value),
+                                                 expires_at=self.clock() + LOOKUP_TTL))
 
     def get_instance(self, guid):
         """The instance by GUID, or None when it no longer exists."""

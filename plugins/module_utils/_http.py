@@ -78,7 +78,8 @@ class HttpClient:
         if self._session is None:
             lib = requests_lib()
             session = lib.requests.Session()
-            adapter = lib.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=8, max_retries=0)
+            # up to 32 threads of a batch (module_utils/_batch.py) keep their connections
+            adapter = lib.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
             session.mount("https://", adapter)
             session.mount("http://", adapter)
             self._session = session

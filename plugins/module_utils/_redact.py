@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import threading
 from urllib.parse import quote, quote_plus
 
 MASK = "********"
@@ -44,6 +45,8 @@ class Redactor:
     def __init__(self):
         self._forms = set()
         self._ordered = None
+        # the threads of a batch share one Redactor: a secret registered by one must be masked for all
+        self._lock = threading.Lock()
 
     def add(self, *values):
         """Register secret values (None and very short values are ignored)."""
@@ -51,8 +54,10 @@ class Redactor:
             if isinstance(value, (bytes, bytearray)):
                 value = value.decode("utf-8", "replace")
             if isinstance(value, str) and len(value) >= MIN_SECRET_LENGTH:
-                self._forms.update(_variants(value))
-                self._ordered = None
+                forms = _variants(value)
+                with self._lock:
+                    self._forms.update(forms)
+                    self._ordered = None
         return self
 
     def __len__(self):
@@ -64,11 +69,13 @@ class Redactor:
             return None
         if not isinstance(text, str):
             text = str(text)
-        if not self._forms:
-            return text
-        if self._ordered is None:
-            self._ordered = sorted(self._forms, key=len, reverse=True)
-        for form in self._ordered:
+        with self._lock:
+            if not self._forms:
+                return text
+            if self._ordered is None:
+                self._ordered = sorted(self._forms, key=len, reverse=True)
+            ordered = self._ordered
+        for form in ordered:
             if form in text:
                 text = text.replace(form, MASK)
         return text

@@ -45,3 +45,36 @@ def test_fingerprint_is_stable_and_not_the_value():
     assert SECRET not in fingerprint(SECRET)
     assert fingerprint(None) is None
     assert fingerprint({"b": 1, "a": 2}) == fingerprint({"a": 2, "b": 1})
+
+
+def test_a_secret_added_while_another_thread_scrubs_is_masked(monkeypatch):
+    """The threads of a batch share one Redactor. A secret added while another thread is sorting the known secrets
+    for a scrub must not be lost when that scrub stores its (older) sorted list."""
+    import threading  # pylint: disable=import-outside-toplevel
+    from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import _redact  # pylint: disable=import-outside-toplevel
+
+    redactor = Redactor().add("initial-secret-value")
+    sorting, added = threading.Event(), threading.Event()
+    real_sorted = sorted
+
+    def slow_sorted(*args, **kwargs):
+        result = real_sorted(*args, **kwargs)
+        if not sorting.is_set():
+            sorting.set()
+            added.wait(1)  # gives add() on the other thread the chance to run in the middle of this scrub
+        return result
+
+    monkeypatch.setattr(_redact, "sorted", slow_sorted, raising=False)
+    scrub = threading.Thread(target=redactor.scrub, args=("some text",))
+    scrub.start()
+    assert sorting.wait(5)
+
+    def add():
+        redactor.add(SECRET)
+        added.set()
+
+    adder = threading.Thread(target=add)
+    adder.start()
+    adder.join(5)
+    scrub.join(5)
+    assert SECRET not in redactor.scrub("x %s y" % SECRET)
