@@ -826,6 +826,18 @@ class KeyManager:
         return result
 
 
+def withhold_secrets(result):
+    """A key result with its secrets masked (for a failed batch: its message must stay visible, so it cannot be no_log)."""
+    if not result.get("secrets_returned"):
+        return result
+    result = dict(result, secrets_returned=False)
+    if result.get("credentials") is not None:
+        result["credentials"] = _service_key.public_view(result["credentials"])
+    if result.get("raw") is not None:
+        result["raw"] = mask_raw(result["raw"])
+    return result
+
+
 def key_summary(client, key, instance, include_credentials=False, register_secrets=None, details=True):
     """The info-module view of a key: metadata and certificate expiry; credentials only on request.
 

@@ -451,7 +451,7 @@ from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import _
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._cf import CfClient, cf_argument_spec, cf_module_kwargs, merge_module_kwargs
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._errors import ParameterError
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._module import CloudIntegrationModule
-from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._provision import KeyManager
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._provision import KeyManager, withhold_secrets
 
 
 ITEM_OPTIONS = ("name", "instance", "instance_guid", "state", "key_type", "validity_days", "key_length", "certificate",
@@ -520,6 +520,8 @@ def run_batch(module):
     if module._diff:
         output["diff"] = diffs
     if failures:
+        # a failure is shown (not no_log), so it carries no secrets: rerun the task to get those of the other keys
+        output.update(service_keys=[withhold_secrets(result) for result in results], secrets_returned=False)
         module.fail_json(msg=_batch.failure_message("service keys", failures, len(managers)), **output)
     return output
 

@@ -33,6 +33,11 @@ class SecretResultAction(ActionBase):
         del tmp
         module_result = self._execute_module(module_name=self.MODULE, task_vars=task_vars)
         result.update(module_result)
-        if not result.get("failed") and self.result_has_secrets(self._task.args, result):
+        return self.censor(result)
+
+    def censor(self, result):
+        """Mark the result no_log when it holds secrets - a failed one too (the modules keep secrets out of their
+        failures, so that their messages stay visible; a failure that holds secrets anyway is hidden)."""
+        if self.result_has_secrets(self._task.args, result):
             result["_ansible_no_log"] = True
         return result

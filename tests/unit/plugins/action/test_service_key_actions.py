@@ -18,3 +18,24 @@ def test_service_key_info_censors_when_credentials_are_included():
     assert KeyInfoAction.result_has_secrets(None, {}, {"service_keys": [{"name": "k", "credentials": None}]}) is False
     assert KeyInfoAction.result_has_secrets(None, {}, {"service_keys": [{"name": "k", "credentials": {"clientsecret": "s"}}]}) is True
     assert KeyInfoAction.result_has_secrets(None, {}, {"service_keys": []}) is False
+
+
+class _Task:
+    args = {}
+
+
+class _Censor:
+    """The censor() of SecretResultAction on a stand-in for the action object."""
+
+    def __init__(self, action_class):
+        self._task = _Task()
+        self.result_has_secrets = lambda args, result: action_class.result_has_secrets(self, args, result)
+        self.censor = lambda result: action_class.censor(self, result)
+
+
+def test_results_with_secrets_are_no_log_even_when_they_failed():
+    censor = _Censor(KeyAction).censor
+    assert censor({"failed": True, "msg": "1 of 2 service keys failed", "secrets_returned": True})["_ansible_no_log"] is True
+    assert censor({"secrets_returned": True})["_ansible_no_log"] is True
+    failed = censor({"failed": True, "msg": "1 of 2 service keys failed: k2: no quota", "secrets_returned": False})
+    assert "_ansible_no_log" not in failed and failed["msg"].endswith("no quota")
