@@ -511,7 +511,8 @@ def run_batch(module):
         if error is not None:
             message = module.redactor.scrub("%s: %s" % (name, error))
             failures.append(message)
-            results.append({"name": name, "instance": manager.p.get("instance"), "failed": True, "changed": False, "msg": message})
+            results.append({"name": name, "instance": manager.p.get("instance"), "instance_guid": manager.p.get("instance_guid"),
+                            "failed": True, "changed": False, "msg": message})
             continue
         diffs.append(result.pop("diff"))
         results.append(result)

@@ -79,6 +79,23 @@ TOUR = """
       register: tour_key_secrets
       no_log: true
 
+    - name: A keys batch with return_secrets in which one item fails (a shown failure, so it must hold no secret)
+      sap_btp.cloud_integration.service_key:
+        return_secrets: true
+        keys:
+          - {name: "{{ leak_prefix }}-flow-key", instance: "{{ leak_prefix }}-flow"}
+          - {name: "{{ leak_prefix }}-none-key", instance: "{{ leak_prefix }}-no-such-instance"}
+      register: tour_batch
+      ignore_errors: true
+
+    - name: The batch failed, named the missing instance and withheld the secrets of the other key
+      ansible.builtin.assert:
+        that:
+          - tour_batch is failed
+          - "'no-such-instance' in tour_batch.msg"
+          - not tour_batch.secrets_returned
+          - tour_batch.service_keys[0].guid | length > 0
+
     - name: Store the registered credentials as YAML
       sap_btp.cloud_integration.credentials_store:
         credentials: "{{ tour_key_secrets.credentials }}"
