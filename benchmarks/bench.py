@@ -531,7 +531,16 @@ def main():
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     parser.add_argument("--merge", action="store_true",
                         help="keep the figures of benchmarks not run now from the previous benchmarks/output/results.json")
+    parser.add_argument("--doc-only", action="store_true",
+                        help="run nothing: write the table of benchmarks/output/results.json into docs/performance.md")
     args = parser.parse_args()
+    if args.doc_only:
+        saved = json.loads((OUTPUT / "results.json").read_text(encoding="utf-8"))
+        results = Results()
+        results.rows = saved["rows"]
+        update_doc(results, saved["settings"])
+        print(results.table())
+        return 1 if results.failed else 0
     wanted = {name.strip().upper() for name in args.only.split(",") if name.strip()}
     if wanted & {"B1", "B3", "B5"}:
         wanted.add("B2")

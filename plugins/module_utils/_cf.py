@@ -214,6 +214,8 @@ class CfClient:
         # a batch (module_utils/_batch.py) shares one client between threads: one login and one lookup of each
         # cached value, however many threads ask at once
         self._lock = threading.RLock()
+        self._locks = {}
+        self._retrievable = {}
 
     # -- construction -----------------------------------------------------------------------------
     @classmethod
@@ -603,12 +605,20 @@ class CfClient:
         return self._describe_instances(resources, included)
 
     def parameters_retrievable(self, offering):
-        """What an earlier run learned about reading the offering's instance parameters: True, False or None (unknown)."""
+        """What this or an earlier run learned about reading the offering's instance parameters: True, False or None."""
+        if offering in self._retrievable:
+            return self._retrievable[offering]
         return self._cache_call(lambda cache: cache.get(cache_key("retrievable", self.api_url, offering), now=self.clock()))
 
     def remember_parameters_retrievable(self, offering, value):
+        self._retrievable[offering] = bool(value)
         self._cache_call(lambda cache: cache.put(cache_key("retrievable", self.api_url, offering), bool(value),
                                                  expires_at=self.clock() + LOOKUP_TTL))
+
+    def lock_for(self, name):
+        """A lock per name, for work that one thread of a batch does while the others wait for its outcome."""
+        with self._lock:
+            return self._locks.setdefault(name, threading.Lock())
 
     def get_instance(self, guid):
         """The instance by GUID, or None when it no longer exists."""

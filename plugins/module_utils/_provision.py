@@ -109,14 +109,15 @@ class InstanceManager:
         offering = instance.get("offering_name") or self.offering
         lastop = last_operation(instance)
         annotations = _annotations(instance)
-        known = self.client.parameters_retrievable(offering)
-        if known is not False and not operation_in_progress(instance) and not (lastop.get("type") == "update" and lastop.get("state") == "failed"):
-            read = self.client.instance_parameters(instance["guid"])
-            if read is False:
-                self.client.remember_parameters_retrievable(offering, False)
-            elif read is not None:
-                if known is None:
-                    self.client.remember_parameters_retrievable(offering, True)
+        if not operation_in_progress(instance) and not (lastop.get("type") == "update" and lastop.get("state") == "failed"):
+            known = self.client.parameters_retrievable(offering)
+            if known is None:
+                # the first instance of a batch finds out whether the broker lets parameters be read; the others wait
+                with self.client.lock_for(("parameters retrievable", offering)):
+                    read = self._read_parameters(instance, offering, self.client.parameters_retrievable(offering))
+            else:
+                read = self._read_parameters(instance, offering, known)
+            if read is not None:
                 return read, "broker", None
         stored = annotations.get(FINGERPRINT_ANNOTATION)
         shown = None
@@ -128,6 +129,18 @@ class InstanceManager:
         if lastop.get("type") == "update" and lastop.get("state") == "failed":
             return shown, "failed_update", None
         return shown, "annotation" if stored else "unknown", stored
+
+    def _read_parameters(self, instance, offering, known):
+        """The parameters the broker reports for the instance, or None (not retrievable, or known not to be)."""
+        if known is False:
+            return None
+        read = self.client.instance_parameters(instance["guid"])
+        if read is False:
+            self.client.remember_parameters_retrievable(offering, False)
+            return None
+        if read is not None and known is None:
+            self.client.remember_parameters_retrievable(offering, True)
+        return read
 
     def _parameters_differ(self, instance, applied, source, stored_fp):
         if self.desired is None:

@@ -419,3 +419,18 @@ def test_batch_empty_list_does_nothing(batch_fake, capsys):
     assert not result.get("failed"), result
     assert not result["changed"] and result["instances"] == []
     assert batch_fake.tokens == 0
+
+
+@pytest.mark.parametrize("retrievable, reads", [(False, 1), (True, 5)])
+def test_batch_learns_once_whether_parameters_can_be_read(batch_fake, capsys, retrievable, reads):
+    """A batch over existing instances that no run has looked at: when the broker does not let parameters be read,
+    one thread finds that out and the others wait for its answer (one GET .../parameters, not one per thread); when
+    it does, the parameters of every instance are read."""
+    fake = batch_fake
+    fake.retrievable = retrievable
+    fake.latency = 0.02
+    for item in batch_args()["instances"]:
+        fake.add_instance(item["name"])
+    result, dummy = run(service_instance, batch_args(), capsys)
+    assert not result.get("failed"), result
+    assert len([call for call in fake.calls if call[0] == "GET" and call[1].endswith("/parameters")]) == reads

@@ -325,7 +325,7 @@ def test_failed_item_does_not_stop_the_others(fake, two_instances, capsys, where
     items = result["service_keys"]
     assert [item["name"] for item in items] == ["k-one", "k-two", "k-three", "k-four"]
     failed = items[1]
-    assert failed == {"name": "k-two", "instance": "orders", "failed": True, "changed": False, "msg": failed["msg"]}
+    assert failed == {"name": "k-two", "instance": "orders", "instance_guid": None, "failed": True, "changed": False, "msg": failed["msg"]}
     assert failed["msg"].startswith("k-two: ") and "Key quota exceeded" in failed["msg"]
     assert all(item["changed"] and item["state"] == "present" and item["guid"] for item in items[:1] + items[2:])
     # the other keys exist; the rejected one left nothing behind
