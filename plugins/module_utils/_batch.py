@@ -12,7 +12,8 @@ Cloud Foundry client (one login, one connection pool):
   exclusive groups respected (an item that sets ``parameters`` does not inherit ``roles``, and the reverse);
 - every item is validated before the first request, so bad input changes nothing;
 - ``run_items()`` runs the items concurrently and keeps their order; an item that fails does not stop the others,
-  and ``failure_message()`` names every failed item and its error.
+  and ``failure_message()`` names every failed item and its error;
+- ``run_batch()`` is the whole batch of a module: validation, one client, the threads, one result.
 """
 
 from __future__ import annotations
@@ -23,6 +24,17 @@ from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._deps im
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._errors import ApiError, ParameterError
 
 MAX_CONCURRENCY = 32
+
+
+def item_spec(argument_spec, item_options, required=("name",)):
+    """The suboptions of a batch item: the module's own options (types, choices, no_log), without their defaults
+    and fallbacks, so that an item option that is not set takes the task's value."""
+    options = {}
+    for name in item_options:
+        options[name] = {key: value for key, value in argument_spec[name].items() if key not in ("default", "fallback", "required")}
+        if name in required:
+            options[name]["required"] = True
+    return options
 
 
 def expand(params, option, item_options, exclusive=(), identity=("name",)):
@@ -92,3 +104,57 @@ def run_items(items, handler, concurrency):
 def failure_message(what, failures, total):
     """One message for the failed items: ``2 of 25 service instances failed: a: ...; b: ...``."""
     return "%d of %d %s failed: %s" % (len(failures), total, what, "; ".join(failures))
+
+
+def apply_state(manager):
+    return manager.present() if manager.p["state"] == "present" else manager.absent()
+
+
+def run_one(module, manager, client_factory):
+    """The task without a batch: the same manager, validated before the client is built; diff only in diff mode."""
+    manager.validate()
+    manager.client = client_factory(module)
+    result = apply_state(manager)
+    diff = result.pop("diff")
+    if module._diff:
+        result["diff"] = diff
+    return result
+
+
+def run_batch(module, option, items, make, client_factory, noun, identify, result_key=None, finalise=None):
+    """The batch of a module. ``make(item)`` gives a manager (``validate()``, ``present()`` / ``absent()``, ``client``,
+    ``p``); every item is validated before ``client_factory(module)`` builds the one shared client, then the items run
+    on ``module.params['concurrency']`` threads. Returns ``{changed, <result_key>: results, diff}`` (results in item
+    order; a failed item is ``identify(manager)`` with ``failed``, ``changed`` and ``msg``), or fails with a message
+    that names every failed item. ``finalise(output, failed)`` may adjust the output first."""
+    concurrency = check_concurrency(module.params["concurrency"])
+    managers = []
+    for index, item in enumerate(items):
+        manager = make(item)
+        try:
+            manager.validate()
+        except ParameterError as exc:
+            raise item_parameter_error(exc, "%s[%d]" % (option, index)) from None
+        managers.append(manager)
+    client = client_factory(module)
+    if managers:
+        client.access_token()  # one login before the threads start
+    for manager in managers:
+        manager.client = client
+    results, diffs, failures = [], [], []
+    for manager, (result, error) in zip(managers, run_items(managers, apply_state, concurrency)):
+        if error is not None:
+            message = module.redactor.scrub("%s: %s" % (manager.p["name"], error))
+            failures.append(message)
+            results.append(dict(identify(manager), failed=True, changed=False, msg=message))
+            continue
+        diffs.append(result.pop("diff"))
+        results.append(result)
+    output = {"changed": any(result.get("changed") for result in results), result_key or option: results}
+    if module._diff:
+        output["diff"] = diffs
+    if finalise is not None:
+        finalise(output, bool(failures))
+    if failures:
+        module.fail_json(msg=failure_message(noun, failures, len(managers)), **output)
+    return output

@@ -329,82 +329,30 @@ deleted_keys:
 
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import _batch
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._cf import CfClient, cf_argument_spec, cf_module_kwargs, merge_module_kwargs
-from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._errors import ParameterError
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._module import CloudIntegrationModule
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._provision import InstanceManager
 
 
-ITEM_OPTIONS = ("name", "state", "plan", "roles", "grant_types", "redirect_uris", "token_validity", "parameters", "tags")
-EXCLUSIVE = ((("parameters",), ("roles", "grant_types", "redirect_uris", "token_validity")),)
-
-
-def apply(manager):
-    return manager.present() if manager.p["state"] == "present" else manager.absent()
+TYPED = ("roles", "grant_types", "redirect_uris", "token_validity")
+RAW_OR_TYPED = [("parameters", name) for name in TYPED]
+ITEM_OPTIONS = ("name", "state", "plan", "parameters", "tags") + TYPED
+EXCLUSIVE = ((("parameters",), TYPED),)
 
 
 def run(module):
     if module.params.get("instances") is not None:
-        return run_batch(module)
-    manager = InstanceManager(None, dict(module.params), check_mode=module.check_mode, warn=module.warn)
-    manager.validate()
-    manager.client = CfClient.from_module(module)
-    result = apply(manager)
-    diff = result.pop("diff")
-    if module._diff:
-        result["diff"] = diff
-    return result
-
-
-def run_batch(module):
-    params = dict(module.params)
-    concurrency = _batch.check_concurrency(params["concurrency"])
-    managers = []
-    for index, item in enumerate(_batch.expand(params, "instances", ITEM_OPTIONS, EXCLUSIVE)):
-        manager = InstanceManager(None, item, check_mode=module.check_mode, warn=module.warn)
-        try:
-            manager.validate()
-        except ParameterError as exc:
-            raise _batch.item_parameter_error(exc, "instances[%d]" % index) from None
-        managers.append(manager)
-    client = CfClient.from_module(module)
-    if managers:
-        client.access_token()  # one login before the threads start
-    for manager in managers:
-        manager.client = client
-    results, diffs, failures = [], [], []
-    for manager, (result, error) in zip(managers, _batch.run_items(managers, apply, concurrency)):
-        name = manager.p["name"]
-        if error is not None:
-            message = module.redactor.scrub("%s: %s" % (name, error))
-            failures.append(message)
-            results.append({"name": name, "failed": True, "changed": False, "msg": message})
-            continue
-        diffs.append(result.pop("diff"))
-        results.append(result)
-    output = {"changed": any(result.get("changed") for result in results), "instances": results}
-    if module._diff:
-        output["diff"] = diffs
-    if failures:
-        module.fail_json(msg=_batch.failure_message("service instances", failures, len(managers)), **output)
-    return output
+        return _batch.run_batch(
+            module, "instances", _batch.expand(dict(module.params), "instances", ITEM_OPTIONS, EXCLUSIVE),
+            lambda item: InstanceManager(None, item, check_mode=module.check_mode, warn=module.warn),
+            CfClient.from_module, "service instances", lambda manager: {"name": manager.p["name"]})
+    return _batch.run_one(module, InstanceManager(None, dict(module.params), check_mode=module.check_mode, warn=module.warn),
+                          CfClient.from_module)
 
 
 def main():
     argument_spec = cf_argument_spec()
     argument_spec.update(
         name=dict(type="str"),
-        instances=dict(type="list", elements="dict", options=dict(
-            name=dict(type="str", required=True),
-            state=dict(type="str", choices=["present", "absent"]),
-            plan=dict(type="str"),
-            roles=dict(type="list", elements="str"),
-            grant_types=dict(type="list", elements="str"),
-            redirect_uris=dict(type="list", elements="str"),
-            token_validity=dict(type="int", no_log=False),
-            parameters=dict(type="dict"),
-            tags=dict(type="list", elements="str"),
-        ), mutually_exclusive=[("parameters", "roles"), ("parameters", "grant_types"), ("parameters", "redirect_uris"),
-                               ("parameters", "token_validity")]),
         concurrency=dict(type="int", default=8),
         state=dict(type="str", default="present", choices=["present", "absent"]),
         offering=dict(type="str", default="it-rt"),
@@ -418,9 +366,10 @@ def main():
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=600),
     )
+    argument_spec["instances"] = dict(type="list", elements="dict", options=_batch.item_spec(argument_spec, ITEM_OPTIONS),
+                                      mutually_exclusive=RAW_OR_TYPED)
     kwargs = merge_module_kwargs(cf_module_kwargs(), dict(
-        mutually_exclusive=[("parameters", "roles"), ("parameters", "grant_types"), ("parameters", "redirect_uris"), ("parameters", "token_validity"),
-                            ("name", "instances")],
+        mutually_exclusive=RAW_OR_TYPED + [("name", "instances")],
         required_one_of=[("name", "instances")],
     ))
     module = CloudIntegrationModule(argument_spec=argument_spec, supports_check_mode=True, **kwargs)

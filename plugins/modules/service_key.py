@@ -449,7 +449,6 @@ replaced_failed:
 
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import _batch
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._cf import CfClient, cf_argument_spec, cf_module_kwargs, merge_module_kwargs
-from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._errors import ParameterError
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._module import CloudIntegrationModule
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._provision import KeyManager, withhold_secrets
 
@@ -458,10 +457,7 @@ ITEM_OPTIONS = ("name", "instance", "instance_guid", "state", "key_type", "valid
                 "private_key_path", "certificate_path", "common_name", "parameters", "force")
 EXCLUSIVE = ((("instance",), ("instance_guid",)),
              (("certificate",), ("private_key_path", "certificate_path", "common_name")))
-
-
-def apply(manager):
-    return manager.present() if manager.p["state"] == "present" else manager.absent()
+ONE_OF_EACH = [("instance", "instance_guid"), ("certificate", "private_key_path")]
 
 
 def register_for(module):
@@ -471,81 +467,35 @@ def register_for(module):
     return module.add_secrets
 
 
+def finalise_batch(output, failed):
+    if failed:
+        # a failure is shown (not no_log), so it carries no secrets: rerun the task to get those of the other keys
+        output["service_keys"] = [withhold_secrets(result) for result in output["service_keys"]]
+    output["secrets_returned"] = any(result.get("secrets_returned") for result in output["service_keys"])
+
+
 def run(module):
     params = module.params
     for name in ("private_key_passphrase", "ca_private_key_passphrase"):
         if params.get(name):
             module.add_secrets(params[name])
+
+    def make(item):
+        return KeyManager(None, item, check_mode=module.check_mode, warn=module.warn, register_secrets=register_for(module))
+
     if params.get("keys") is not None:
-        return run_batch(module)
-    manager = KeyManager(None, dict(params), check_mode=module.check_mode, warn=module.warn, register_secrets=register_for(module))
-    manager.validate()
-    manager.client = CfClient.from_module(module)
-    result = apply(manager)
-    diff = result.pop("diff")
-    if module._diff:
-        result["diff"] = diff
-    return result
-
-
-def run_batch(module):
-    params = dict(module.params)
-    concurrency = _batch.check_concurrency(params["concurrency"])
-    managers = []
-    items = _batch.expand(params, "keys", ITEM_OPTIONS, EXCLUSIVE, identity=("name", "instance", "instance_guid"))
-    for index, item in enumerate(items):
-        manager = KeyManager(None, item, check_mode=module.check_mode, warn=module.warn, register_secrets=register_for(module))
-        try:
-            manager.validate()
-        except ParameterError as exc:
-            raise _batch.item_parameter_error(exc, "keys[%d]" % index) from None
-        managers.append(manager)
-    client = CfClient.from_module(module)
-    if managers:
-        client.access_token()  # one login before the threads start
-    for manager in managers:
-        manager.client = client
-    results, diffs, failures = [], [], []
-    for manager, (result, error) in zip(managers, _batch.run_items(managers, apply, concurrency)):
-        name = manager.p["name"]
-        if error is not None:
-            message = module.redactor.scrub("%s: %s" % (name, error))
-            failures.append(message)
-            results.append({"name": name, "instance": manager.p.get("instance"), "instance_guid": manager.p.get("instance_guid"),
-                            "failed": True, "changed": False, "msg": message})
-            continue
-        diffs.append(result.pop("diff"))
-        results.append(result)
-    output = {"changed": any(result.get("changed") for result in results), "service_keys": results,
-              "secrets_returned": any(result.get("secrets_returned") for result in results)}
-    if module._diff:
-        output["diff"] = diffs
-    if failures:
-        # a failure is shown (not no_log), so it carries no secrets: rerun the task to get those of the other keys
-        output.update(service_keys=[withhold_secrets(result) for result in results], secrets_returned=False)
-        module.fail_json(msg=_batch.failure_message("service keys", failures, len(managers)), **output)
-    return output
+        items = _batch.expand(dict(params), "keys", ITEM_OPTIONS, EXCLUSIVE, identity=("name", "instance", "instance_guid"))
+        return _batch.run_batch(
+            module, "keys", items, make, CfClient.from_module, "service keys",
+            lambda manager: {"name": manager.p["name"], "instance": manager.p.get("instance"), "instance_guid": manager.p.get("instance_guid")},
+            result_key="service_keys", finalise=finalise_batch)
+    return _batch.run_one(module, make(dict(params)), CfClient.from_module)
 
 
 def main():
     argument_spec = cf_argument_spec()
     argument_spec.update(
         name=dict(type="str"),
-        keys=dict(type="list", elements="dict", no_log=False, options=dict(
-            name=dict(type="str", required=True),
-            instance=dict(type="str"),
-            instance_guid=dict(type="str"),
-            state=dict(type="str", choices=["present", "absent"]),
-            key_type=dict(type="str", choices=["client_secret", "certificate", "external_certificate"], no_log=False),
-            validity_days=dict(type="int"),
-            key_length=dict(type="int", no_log=False),
-            certificate=dict(type="str"),
-            private_key_path=dict(type="path", no_log=False),
-            certificate_path=dict(type="path"),
-            common_name=dict(type="str"),
-            parameters=dict(type="dict"),
-            force=dict(type="bool"),
-        ), mutually_exclusive=[("instance", "instance_guid"), ("certificate", "private_key_path")]),
         concurrency=dict(type="int", default=8),
         instance=dict(type="str"),
         instance_guid=dict(type="str"),
@@ -567,9 +517,11 @@ def main():
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=300),
     )
+    argument_spec["keys"] = dict(type="list", elements="dict", no_log=False, options=_batch.item_spec(argument_spec, ITEM_OPTIONS),
+                                 mutually_exclusive=ONE_OF_EACH)
     kwargs = merge_module_kwargs(cf_module_kwargs(), dict(
         required_one_of=[("name", "keys")],
-        mutually_exclusive=[("instance", "instance_guid"), ("certificate", "private_key_path"), ("name", "keys")],
+        mutually_exclusive=ONE_OF_EACH + [("name", "keys")],
     ))
     module = CloudIntegrationModule(argument_spec=argument_spec, supports_check_mode=True, **kwargs)
     result = module.run(run, module)
