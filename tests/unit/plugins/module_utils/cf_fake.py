@@ -315,6 +315,57 @@ class FakeCf:
         return cf_error(405, 0, "MethodNotAllowed", method)
 
 
+INSTANCES_PATH = "/v3/service_instances"
+KEYS_PATH = "/v3/service_credential_bindings"
+
+
+class LockedFakeCf(FakeCf):
+    """The in-memory CF answering one request at a time: a batch calls it from several threads at once.
+
+    reject_create: instance or key name -> message; the Cloud Controller rejects its create at once (422).
+    fail_create_job: key name -> message; the broker accepts the create of that key and then fails the operation
+    (the job ends FAILED and the key is left in state 'create failed', as with a real broker).
+    latency: seconds every request takes, outside the lock, so that the threads' requests overlap as on a network
+    (racing lookups then show up as extra requests).
+    revoke_at: the number of key lookups after which every access token issued so far is revoked (once).
+    max_in_flight: the most requests that were open at the same time."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        import threading  # pylint: disable=import-outside-toplevel
+        self.lock = threading.Lock()
+        self.reject_create = {}
+        self.fail_create_job = {}
+        self.latency = 0
+        self.revoke_at = None
+        self.in_flight = 0
+        self.max_in_flight = 0
+
+    def request(self, method, url, headers=None, **kwargs):
+        with self.lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if self.latency:
+                time.sleep(self.latency)
+            with self.lock:
+                path = urlsplit(url).path
+                body = kwargs.get("json") or {}
+                if method == "POST" and path in (INSTANCES_PATH, KEYS_PATH) and body.get("name") in self.reject_create:
+                    self.calls.append((method, path, ""))
+                    return cf_error(422, 10001, "CF-ServiceBrokerBadResponse", "Service broker error: %s" % self.reject_create[body["name"]],
+                                    url=url, method=method)
+                if method == "POST" and path == KEYS_PATH and body.get("name") in self.fail_create_job:
+                    self.fail_next_job = self.fail_create_job[body["name"]]
+                if self.revoke_at is not None and method == "GET" and path == KEYS_PATH and self.count("GET", KEYS_PATH) + 1 >= self.revoke_at:
+                    self.revoke_at = None
+                    self.valid_tokens.clear()
+                return super().request(method, url, headers=headers, **kwargs)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+
 def make_client(fake, tmp_path, auth=None, space_guid=None, clock=None):
     """A CfClient talking to fake (cache in tmp_path, no sleeping)."""
     from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._cf import CfClient

@@ -3,44 +3,25 @@
 from __future__ import annotations
 
 import json
-import threading
-import time
-from urllib.parse import urlsplit
 
 import pytest
 
 requests = pytest.importorskip("requests")
 
-from ansible.module_utils.testing import patch_module_args  # noqa: E402
 
-from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import _module  # noqa: E402
-from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._http import HttpClient  # noqa: E402
 from ansible_collections.sap_btp.cloud_integration.plugins.modules import service_instance, service_instance_info, service_key, service_key_info  # noqa: E402
-from ansible_collections.sap_btp.cloud_integration.tests.unit.plugins.module_utils.cf_fake import API, FakeCf, cf_error  # noqa: E402
+from ansible_collections.sap_btp.cloud_integration.tests.unit.plugins.module_utils.cf_fake import API, FakeCf, LockedFakeCf  # noqa: E402
+from ansible_collections.sap_btp.cloud_integration.tests.unit.plugins.modules.module_harness import run_module, use_fake  # noqa: E402
 
 SECRET = "a1b2c3d4-0000$S3cr3tValueForTests="
-CONNECTION = {"cf_api": API, "cf_username": "user@example.com", "cf_password": "secret-pw", "org": "acme-org", "space": "dev"}
 
 
 @pytest.fixture
 def fake(monkeypatch, tmp_path):
-    fake = FakeCf()
-    monkeypatch.setenv("SAP_BTP_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setattr(_module.CloudIntegrationModule, "http", lambda self, **kw: HttpClient(session=fake, sleep=lambda s: None, redactor=self.redactor))
-    return fake
+    return use_fake(monkeypatch, tmp_path, FakeCf())
 
 
-def run(module, args, capsys, check_mode=False, diff=False):
-    args = dict(CONNECTION, **args)
-    if check_mode:
-        args["_ansible_check_mode"] = True
-    if diff:
-        args["_ansible_diff"] = True
-    with patch_module_args(args):
-        with pytest.raises(SystemExit):
-            module.main()
-    out = capsys.readouterr().out
-    return json.loads(out), out
+run = run_module
 
 
 def test_service_instance_module_check_real_idempotent_diff(fake, capsys):
@@ -154,37 +135,9 @@ def test_cf_password_wins_over_the_password_file(fake, capsys, tmp_path, monkeyp
 
 
 # ---- service_instance: batch mode (instances) ------------------------------------------------------------------------
-class LockedFakeCf(FakeCf):
-    """The in-memory CF, one request at a time: a batch calls it from several threads at once.
-
-    reject_create: instance names whose create the Cloud Controller rejects (422, as a broker error would).
-    latency: seconds every request takes before it is answered (outside the lock, so that requests overlap as on a
-    network and racing lookups of the threads would show up as extra requests)."""
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.lock = threading.Lock()
-        self.reject_create = {}
-        self.latency = 0
-
-    def request(self, method, url, headers=None, **kwargs):
-        if self.latency:
-            time.sleep(self.latency)
-        with self.lock:
-            body = kwargs.get("json") or {}
-            if method == "POST" and urlsplit(url).path == "/v3/service_instances" and body.get("name") in self.reject_create:
-                self.calls.append((method, "/v3/service_instances", ""))
-                return cf_error(422, 10001, "CF-ServiceBrokerBadResponse", "Service broker error: %s" % self.reject_create[body["name"]],
-                                url=url, method=method)
-            return super().request(method, url, headers=headers, **kwargs)
-
-
 @pytest.fixture
 def batch_fake(monkeypatch, tmp_path):
-    fake = LockedFakeCf()
-    monkeypatch.setenv("SAP_BTP_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setattr(_module.CloudIntegrationModule, "http", lambda self, **kw: HttpClient(session=fake, sleep=lambda s: None, redactor=self.redactor))
-    return fake
+    return use_fake(monkeypatch, tmp_path, LockedFakeCf())
 
 
 BATCH_RAW = {"roles": ["ESBMessaging.send", "Partner.Orders"], "token-validity": 5400}

@@ -3,73 +3,20 @@
 """service_key in batch mode (keys, concurrency) against the in-memory Cloud Foundry of cf_fake."""
 from __future__ import annotations
 
-import json
-import threading
-import time
-from urllib.parse import urlsplit
 
 import pytest
 
 requests = pytest.importorskip("requests")
 pytest.importorskip("cryptography")
 
-from ansible.module_utils.testing import patch_module_args  # noqa: E402
 
-from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import _certs, _module  # noqa: E402
-from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._http import HttpClient  # noqa: E402
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import _certs  # noqa: E402
 from ansible_collections.sap_btp.cloud_integration.plugins.modules import service_key  # noqa: E402
-from ansible_collections.sap_btp.cloud_integration.tests.unit.plugins.module_utils.cf_fake import API, FakeCf, cf_error  # noqa: E402
+from ansible_collections.sap_btp.cloud_integration.tests.unit.plugins.module_utils.cf_fake import KEYS_PATH, FakeCf, LockedFakeCf  # noqa: E402
+from ansible_collections.sap_btp.cloud_integration.tests.unit.plugins.modules.module_harness import run_module, use_fake  # noqa: E402
 
 SECRET = "a1b2c3d4-0000$S3cr3tValueForTests="
-CONNECTION = {"cf_api": API, "cf_username": "user@example.com", "cf_password": "secret-pw", "org": "acme-org", "space": "dev"}
-KEYS_PATH = "/v3/service_credential_bindings"
 INSTANCE_REQUIRED = "the instance of the key is required: set instance or instance_guid"
-
-
-class LockedFakeCf(FakeCf):
-    """The in-memory CF answering one request at a time (a batch calls it from several threads).
-
-    fail_create_job: key name -> message; the broker accepts the create of that key and then fails the operation
-    (the job ends FAILED and the key is left in state 'create failed', as with a real broker).
-    reject_create: key name -> message; the Cloud Controller rejects the create of that key at once (422).
-    latency: seconds every request takes, outside the lock, so that the threads' requests overlap.
-    revoke_at: the number of key lookups after which every access token issued so far is revoked (once)."""
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.lock = threading.Lock()
-        self.fail_create_job = {}
-        self.reject_create = {}
-        self.latency = 0
-        self.key_factory = certificate_aware_key
-        self.in_flight = 0
-        self.max_in_flight = 0
-        self.revoke_at = None
-
-    def request(self, method, url, headers=None, **kwargs):
-        with self.lock:
-            self.in_flight += 1
-            self.max_in_flight = max(self.max_in_flight, self.in_flight)
-        try:
-            if self.latency:
-                time.sleep(self.latency)
-            with self.lock:
-                body = kwargs.get("json") or {}
-                if method == "POST" and urlsplit(url).path == KEYS_PATH:
-                    if body.get("name") in self.reject_create:
-                        self.calls.append((method, KEYS_PATH, ""))
-                        return cf_error(422, 10001, "CF-ServiceBrokerBadResponse", "Service broker error: %s" % self.reject_create[body["name"]],
-                                        url=url, method=method)
-                    if body.get("name") in self.fail_create_job:
-                        self.fail_next_job = self.fail_create_job[body["name"]]
-                if self.revoke_at is not None and method == "GET" and urlsplit(url).path == KEYS_PATH \
-                        and self.count("GET", KEYS_PATH) + 1 >= self.revoke_at:
-                    self.revoke_at = None
-                    self.valid_tokens.clear()
-                return super().request(method, url, headers=headers, **kwargs)
-        finally:
-            with self.lock:
-                self.in_flight -= 1
 
 
 def certificate_aware_key(instance, parameters):
@@ -88,9 +35,8 @@ def certificate_aware_key(instance, parameters):
 @pytest.fixture
 def fake(monkeypatch, tmp_path):
     fake = LockedFakeCf()
-    monkeypatch.setenv("SAP_BTP_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setattr(_module.CloudIntegrationModule, "http", lambda self, **kw: HttpClient(session=fake, sleep=lambda s: None, redactor=self.redactor))
-    return fake
+    fake.key_factory = certificate_aware_key
+    return use_fake(monkeypatch, tmp_path, fake)
 
 
 @pytest.fixture
@@ -100,16 +46,7 @@ def two_instances(fake):
 
 
 def run(args, capsys, check_mode=False, diff=False):
-    args = dict(CONNECTION, **args)
-    if check_mode:
-        args["_ansible_check_mode"] = True
-    if diff:
-        args["_ansible_diff"] = True
-    with patch_module_args(args):
-        with pytest.raises(SystemExit):
-            service_key.main()
-    out = capsys.readouterr().out
-    return json.loads(out), out
+    return run_module(service_key, args, capsys, check_mode=check_mode, diff=diff)
 
 
 def instance_of(fake, key):
