@@ -275,18 +275,15 @@ class CfClient:
 
     def _cached(self, parts, fetch, ttl):
         """Return fetch() through the lookup cache (entries keyed by parts, valid for ttl seconds)."""
-        with self._lock:
-            return self._cached_unlocked(parts, fetch, ttl)
-
-    def _cached_unlocked(self, parts, fetch, ttl):
         key = cache_key(*parts)
-        value = self._cache_call(lambda cache: cache.get(key, now=self.clock()))
-        if value is not None:
+        with self._lock:
+            value = self._cache_call(lambda cache: cache.get(key, now=self.clock()))
+            if value is not None:
+                return value
+            value = fetch()
+            if value is not None:
+                self._cache_call(lambda cache: cache.put(key, value, expires_at=self.clock() + ttl))
             return value
-        value = fetch()
-        if value is not None:
-            self._cache_call(lambda cache: cache.put(key, value, expires_at=self.clock() + ttl))
-        return value
 
     def _forget(self, parts):
         self._cache_call(lambda cache: cache.delete(cache_key(*parts)))
