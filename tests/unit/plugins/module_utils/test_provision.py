@@ -151,7 +151,7 @@ def test_wait_false_returns_in_progress(tmp_path):
 def test_failed_create_is_replaced_and_broker_message_surfaces(tmp_path):
     fake = FakeCf()
     fake.fail_next_job = "Invalid role(s) for plan 'api': 'X'."
-    with pytest.raises(ApiError, match="Creating service instance 'orders' failed: Service broker error: Invalid role"):
+    with pytest.raises(ApiError, match="Creating service instance 'orders' failed: Service broker error: Service broker it-rt-broker failed with: Invalid role"):
         run_instance(fake, tmp_path, roles=["ESBMessaging.send"])
     assert next(iter(fake.instances.values()))["last_operation"]["state"] == "failed"
     result = run_instance(fake, tmp_path, roles=["ESBMessaging.send"])
@@ -392,7 +392,7 @@ def test_untrusted_certificate_broker_message(tmp_path, with_instance):
     key = _certs.generate_private_key(2048)
     pem = _certs.certificate_pem(_certs.build_certificate(key, "self", 30))
     with_instance.fail_next_job = "The certificate in 'X.509' is not signed by a trusted certificate authority."
-    with pytest.raises(ApiError, match="Creating service key 'k1' failed: Service broker error: The certificate in 'X.509' is not signed"):
+    with pytest.raises(ApiError, match="Creating service key 'k1' failed: Service broker error: Service broker it-rt-broker failed with: The certificate in 'X.509' is not signed"):
         run_key(with_instance, tmp_path, key_type="external_certificate", certificate=pem)
     # the rejected key was removed at once, so the next run simply creates it
     assert with_instance.keys == {}
