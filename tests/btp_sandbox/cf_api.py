@@ -26,10 +26,10 @@ IN_PROGRESS = ("initial", "in progress")
 
 
 class CfError(Exception):
-    def __init__(self, status, code, title, detail, retry_after=None):
+    def __init__(self, status, code, title, detail, retry_after=None, content_type=None):
         super().__init__(detail)
         self.status, self.code, self.title, self.detail = status, code, title, detail
-        self.retry_after = retry_after
+        self.retry_after, self.content_type = retry_after, content_type
 
 
 class SeedError(ValueError):
@@ -142,7 +142,9 @@ def validate_metadata(metadata):
 
 
 class RateCounter:
-    """Cloud Controller's rate limiter: requests per identity in fixed windows (X-Ratelimit-* headers)."""
+    """Cloud Controller's rate limiter: requests per identity in fixed windows (X-Ratelimit-* headers). As in CC's
+    source (middleware/rate_limiter.rb), Remaining is an estimate rounded down to a tenth of the limit and Reset is
+    the epoch second the window ends."""
 
     def __init__(self):
         self.lock = threading.Lock()
@@ -159,7 +161,8 @@ class RateCounter:
                 window, count = start, 0
             count += 1
             self.windows[identity] = (window, count)
-        return limit, max(0, limit - count), window + window_s, count > limit
+        estimate = int(math.floor(10.0 * (limit - count) / limit) / 10.0 * limit) if limit > 0 else 0
+        return limit, max(0, estimate), window + window_s, count > limit
 
 
 def _identity():
@@ -543,6 +546,8 @@ def create_app(sandbox):  # pylint: disable=too-many-locals,too-many-statements
         response.status_code = exc.status
         if exc.retry_after is not None:
             response.headers["Retry-After"] = str(exc.retry_after)
+        if exc.content_type:
+            response.headers["Content-Type"] = exc.content_type
         return response
 
     @app.errorhandler(404)
@@ -570,7 +575,9 @@ def create_app(sandbox):  # pylint: disable=too-many-locals,too-many-statements
         g.cf_claims = claims
         _limit, _remaining, reset, exceeded = count_request()
         if exceeded and sandbox.config.cf.rate_limit_enforced:
-            raise CfError(429, 10013, "CF-RateLimitExceeded", "Rate Limit Exceeded", retry_after=max(1, int(reset - time.time())))
+            # CC's source: Retry-After repeats X-RateLimit-Reset (an epoch second), the JSON body goes as text/plain
+            raise CfError(429, 10013, "CF-RateLimitExceeded", "Rate Limit Exceeded", retry_after=reset,
+                          content_type="text/plain; charset=utf-8")
         scopes = set(claims.get("scope") or [])
         needed = {"cloud_controller.read", "cloud_controller.admin_read_only", "cloud_controller.admin"} \
             if request.method in ("GET", "HEAD") else {"cloud_controller.write", "cloud_controller.admin"}
