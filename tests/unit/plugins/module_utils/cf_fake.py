@@ -181,7 +181,8 @@ class FakeCf:
     def add_instance(self, name, plan_guid="plan-iflow", state="succeeded", op_type="create", parameters=None, annotations=None, tags=None):
         guid = str(uuid.uuid4())
         self.instances[guid] = {"guid": guid, "name": name, "type": "managed", "tags": tags or [], "dashboard_url": None,
-                                "last_operation": {"type": op_type, "state": state, "description": broker_failure("broker says no") if state == "failed" else ""},
+                                "last_operation": {"type": op_type, "state": state,
+                                                   "description": broker_failure("broker says no") if state == "failed" else ""},
                                 "relationships": {"space": {"data": {"guid": SPACE_GUID}}, "service_plan": {"data": {"guid": plan_guid}}},
                                 "metadata": {"labels": {}, "annotations": dict(annotations or {})}, "parameters": parameters or {},
                                 "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z"}
