@@ -174,7 +174,7 @@ def failure_kind(artifact):
 
 def _role_hint(status, role, what):
     if status == 403:
-        return "the api key lacks the role %s, which %s needs (or a role collection holding it, such as " \
+        return "The api key lacks the role %s, which %s needs (or a role collection holding it, such as " \
                "AuthGroup_IntegrationDeveloper)" % (role, what)
     return None
 
