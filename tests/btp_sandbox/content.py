@@ -33,6 +33,11 @@ Historic MPLs: ``config.runtime.history_mpls`` (3000) logs per tenant spread ove
 ``config.runtime.history_days`` (7) days, generated from a seeded random generator (seed = tenant name +
 ``DEFAULT_SEED``), so IDs and statuses are stable between runs; timestamps are relative to the sandbox start.
 Extra iFlows come from ``config.runtime.iflows`` (dicts shaped like ``DEFAULT_IFLOWS``).
+
+Deployments (issue 18): every iFlow also exists at design time (``store.extra["designtime_iflows"]``), so it can be
+undeployed and deployed again; ``deploy`` / ``settle_deployments`` / ``undeploy`` below run the build-and-deploy
+tasks (``store.extra["deploy_tasks"]``) and the runtime status, with failures injected by ``fail_operation`` rules
+on ``integration_artifact.deploy/<id>``.
 """
 
 
