@@ -63,8 +63,8 @@ def test_smoke_test_reports_not_deployed_and_failed_iflows_then_deploys_them(e2e
     creds = e2e_env / "creds"
     creds.mkdir()
     _unused, monitor = cf.client(prefix + "-mon", "api", roles=["MonitoringDataRead"])
-    _unused, deployer = cf.client(prefix + "-dep", "api", roles=["WorkspaceArtifactsDeploy", "MonitoringDataRead",
-                                                                   "WorkspacePackagesRead"])
+    deploy_roles = ["WorkspaceArtifactsDeploy", "MonitoringDataRead", "WorkspacePackagesRead"]
+    _unused, deployer = cf.client(prefix + "-dep", "api", roles=deploy_roles)
     _unused, flow = cf.client(prefix + "-flow", "integration-flow")
     files = {"mon": _write(creds / "mon.json", monitor), "dep": _write(creds / "dep.json", deployer),
              "flow": _write(creds / "flow.json", flow)}
