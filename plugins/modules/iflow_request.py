@@ -145,7 +145,8 @@ attributes:
   check_mode:
     support: partial
     details: In check mode the credentials and the plan are checked, but nothing is sent (every call of an iFlow
-      processes a message).
+      processes a message). With O(artifact_id), the endpoint is resolved (read only), so a not-deployed or failed
+      iFlow fails in check mode too.
   diff_mode:
     support: none
 notes:
@@ -291,7 +292,7 @@ STALE_ENDPOINT_STATUSES = (404, 503)
 class _Endpoint:
     """The endpoint of ``artifact_id``, resolved with the api key of ``api_credentials`` (cached)."""
 
-    def __init__(self, module, http):
+    def __init__(self, module):
         params = module.params
         self.module = module
         self.artifact_id = params["artifact_id"].strip()
@@ -302,7 +303,6 @@ class _Endpoint:
                                  "ServiceEndpoints (the OData API does not accept the integration-flow key that calls the iFlow)")
         self.creds = resolve_nested_credentials(module, "api_credentials")
         check_plan(self.creds, PLAN_API, "resolving artifact_id (ServiceEndpoints on the Cloud Integration OData API)")
-        self.http = http
 
     def resolve(self, refresh=False):
         with api_client(self.module, self.creds, auth="oauth") as client:
@@ -326,7 +326,7 @@ def call(module):
     endpoint = None
     cached = False
     if by_id:
-        endpoint = _Endpoint(module, http)
+        endpoint = _Endpoint(module)
         url, cached = endpoint.resolve()
     else:
         url = iflow_url(creds["url"], path=params.get("path"))
