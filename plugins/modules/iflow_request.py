@@ -54,8 +54,8 @@ options:
       - The V(api) service key that resolves O(artifact_id), in the same forms as the task's own credentials
         (O(api_credentials.service_key), O(api_credentials.service_key_path), or O(api_credentials.client_id) with
         O(api_credentials.client_secret) or a certificate).
-        The iFlow itself is called with the task's V(integration-flow) credentials: the OData API accepts only
-        V(api) keys, the runtime only V(integration-flow) keys, so a call by id needs one of each.
+      - The iFlow itself is called with the task's V(integration-flow) credentials. The OData API accepts only
+        V(api) keys and the runtime only V(integration-flow) keys, so a call by id needs one of each.
       - The V(api) key needs the role C(MonitoringDataRead) (runtime status and error text; assumed for
         C(ServiceEndpoints), whose role SAP does not document).
       - Required with O(artifact_id). Token options (O(client_auth), O(cache), O(min_ttl)), O(allow_http) and the

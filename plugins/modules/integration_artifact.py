@@ -77,8 +77,9 @@ attributes:
     support: full
     details: The runtime status and version before and after.
 notes:
-  - Modifying calls fetch a CSRF token first (C(X-CSRF-Token: Fetch) on the service root, cookies kept) when the
-    tenant hands one out; with a bearer token SAP's need for it is not documented, so the token is sent when given.
+  - >-
+    Modifying calls fetch a CSRF token first (C(X-CSRF-Token: Fetch) on the service root, cookies kept) and send it
+    when the tenant hands one out; whether bearer-token calls need it is not documented by SAP.
   - If the key cannot read the design-time artifact (no C(WorkspacePackagesRead)), a V(STARTED) artifact is left
     as it is with a warning, since its version cannot be compared.
 """

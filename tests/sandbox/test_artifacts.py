@@ -159,7 +159,7 @@ def test_service_endpoints_with_entry_points(tenant):
     plain = tenant.reader.get(tenant.api + "/ServiceEndpoints", headers=JSON, timeout=10).json()["d"]["results"][0]
     assert "__deferred" in plain["EntryPoints"]
     atom = ET.fromstring(tenant.reader.get(tenant.api + "/ServiceEndpoints?$expand=EntryPoints", timeout=10).content)
-    inline = [e for e in atom.iter(M + "inline")]
+    inline = list(atom.iter(M + "inline"))
     assert inline and inline[0].find(ATOM + "feed").find(ATOM + "entry") is not None
     bad = tenant.reader.get(tenant.api + "/ServiceEndpoints?$expand=Nope", headers=JSON, timeout=10)
     assert bad.status_code == 400
