@@ -132,7 +132,11 @@ def resolve_portal_credentials(module):
     p = module.params
     if p.get("apiportal_key") not in (None, "", {}):
         option = "apiportal_key"
-        creds = _service_key.parse_service_key(p["apiportal_key"], option=option, details=False)
+        try:
+            creds = _service_key.parse_service_key(p["apiportal_key"], option=option, details=False)
+        finally:
+            # the key dict is no_log as a whole: keep only its secrets masked, not its URLs and client id
+            _oauth.release_public_values(module, p["apiportal_key"])
     elif p.get("apiportal_key_path"):
         option = "apiportal_key_path"
         try:
