@@ -355,14 +355,13 @@ class PortalClient:
 
     def _write(self, method, url, context, body=None, retry_safe=False):
         """A write; a CSRF token is fetched and the write repeated once when the service asks for one."""
-        for attempt in (0, 1):
-            extra = {"X-CSRF-Token": self.csrf} if self.csrf else {}
-            kwargs = {"json": body} if body is not None else {}
-            response = self.http.request(method, url, context=context, headers=self._headers(extra), retry_safe=retry_safe, **kwargs)
-            if response.status_code == 403 and (response.headers.get("X-CSRF-Token") or "").lower() == "required" and attempt == 0:
-                self._fetch_csrf()
-                continue
-            return response
+        kwargs = {"json": body} if body is not None else {}
+        response = self.http.request(method, url, context=context, headers=self._headers({"X-CSRF-Token": self.csrf} if self.csrf else None),
+                                     retry_safe=retry_safe, **kwargs)
+        if response.status_code == 403 and (response.headers.get("X-CSRF-Token") or "").lower() == "required":
+            self._fetch_csrf()
+            response = self.http.request(method, url, context=context, headers=self._headers({"X-CSRF-Token": self.csrf}),
+                                         retry_safe=retry_safe, **kwargs)
         return response
 
     def create(self, entity):

@@ -214,6 +214,7 @@ def argument_spec():
 def run(module):
     p = module.params
     _api_portal.validate_name(p["name"])
+    cpi = desired = None
     if p["state"] == "present":
         if p["provider_type"] not in _api_portal.PROVIDER_TYPES:
             raise ParameterError("provider_type", "'%s' is not a supported provider type; supported: %s" % (
