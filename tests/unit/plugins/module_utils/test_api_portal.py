@@ -34,18 +34,20 @@ def test_flat_portal_key_is_normalised_like_it_rt_keys():
     assert creds["clientsecret"] in secret_values(creds) and PORTAL_KEY["clientSecret"] in secret_values(PORTAL_KEY)
 
 
-@pytest.mark.parametrize("shape", [
-    lambda k: k, lambda k: {"credentials": k}, lambda k: json.dumps(k), lambda k: {"raw": k},
-])
+@pytest.mark.parametrize("shape", ["flat", "credentials", "json", "raw"])
 def test_every_shape_gives_the_flat_raw_back(shape):
-    raw, creds = parse_raw_service_key(shape(dict(PORTAL_KEY)), require_wrapper=True)
+    given = {"flat": dict(PORTAL_KEY), "credentials": {"credentials": dict(PORTAL_KEY)}, "json": json.dumps(PORTAL_KEY),
+             "raw": {"raw": dict(PORTAL_KEY)}}[shape]
+    raw, creds = parse_raw_service_key(given, require_wrapper=True)
     assert raw == PORTAL_KEY and to_raw(creds) == PORTAL_KEY
     assert _formats.key_fields(raw) == PORTAL_KEY
 
 
 def test_x509_portal_key_uses_certurl():
-    key = {"url": PORTAL_KEY["url"], "clientId": PORTAL_KEY["clientId"], "certurl": "https://acme-dev.authentication.cert.eu10.hana.ondemand.com",
-           "certificate": "-----BEGIN CERTIFICATE-----\\nMIIB\\n-----END CERTIFICATE-----", "privateKey": "-----BEGIN PRIVATE KEY-----\\nMIIE\\n-----END PRIVATE KEY-----"}
+    key = {"url": PORTAL_KEY["url"], "clientId": PORTAL_KEY["clientId"],
+           "certurl": "https://acme-dev.authentication.cert.eu10.hana.ondemand.com",
+           "certificate": "-----BEGIN CERTIFICATE-----\\nMIIB\\n-----END CERTIFICATE-----",
+           "privateKey": "-----BEGIN PRIVATE KEY-----\\nMIIE\\n-----END PRIVATE KEY-----"}
     creds = parse_service_key(key, details=False)
     assert creds["key_type"] == "certificate" and creds["tokenurl"].endswith(".cert.eu10.hana.ondemand.com/oauth/token")
     assert creds["key"].startswith("-----BEGIN PRIVATE KEY-----\n")
