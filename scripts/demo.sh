@@ -101,7 +101,21 @@ tenants:
         space: dev
       cloud_integration_ca_path: $CA_BUNDLE
       cloud_integration_report_dir: $OUT/reports
+      # The API portal key for api_provider (issue 16): an apimanagement-apiportal instance of plan apiportal-apiaccess
+      cloud_integration_apiportal:
+        instance: demo-apim-admin
+        key_name: demo-apim-admin-key
       cloud_integration_clients:
+        - name: demo-apim
+          plan: api
+          roles: [AuthGroup_IntegrationDeveloper, AuthGroup_Administrator]
+          api_provider:
+            name: demo-cpi-tenant
+            title: Cloud Integration (demo tenant)
+            description: Registered by sap_btp.cloud_integration onboarding
+          destinations:
+            - type: file
+              path: $OUT/credentials/demo-apim.json
         - name: demo-monitoring
           plan: api
           roles: [MonitoringDataRead, WorkspacePackagesRead]
@@ -141,11 +155,31 @@ recap() {
     grep -E "^$TENANT +: ok=" "$LOG" | tail -1
 }
 
-step "3/6 Onboarding 3 clients: api + secret, integration-flow + secret, integration-flow + SAP certificate"
+step "3/6 Onboarding 4 clients: api + secret (+ API provider), api + secret, integration-flow + secret, integration-flow + SAP certificate"
+# The API portal access key the api_provider of demo-apim is written with (API Management, role APIPortal.Administrator)
+ansible localhost -m sap_btp.cloud_integration.service_instance \
+    -a '{"name": "demo-apim-admin", "offering": "apimanagement-apiportal", "plan": "apiportal-apiaccess", "org": "acme-org", "space": "dev", '"\"ca_path\": \"$CA_BUNDLE\""', "parameters": {"role": "APIPortal.Administrator"}}' >> "$LOG" 2>&1
+ansible localhost -m sap_btp.cloud_integration.service_key \
+    -a '{"name": "demo-apim-admin-key", "instance": "demo-apim-admin", "org": "acme-org", "space": "dev", '"\"ca_path\": \"$CA_BUNDLE\""'}' >> "$LOG" 2>&1
+echo "    API portal access: instance demo-apim-admin (apimanagement-apiportal, apiportal-apiaccess, APIPortal.Administrator) + key"
 echo "    \$ ansible-playbook -i demo-output/inventory.yml sap_btp.cloud_integration.onboard"
 run_playbook onboard > "$WORK/onboard.out"
 sed -n '/Show the onboarded clients/,/^$/p' "$WORK/onboard.out" | grep -E '^ +"[^"]+",?$' | sed 's/^ *"\(.*\)",\{0,1\}$/    \1/'
 echo "    $(recap)"
+ansible localhost -m sap_btp.cloud_integration.api_provider_info \
+    -a '{"name": "demo-cpi-tenant", "apiportal_instance": "demo-apim-admin", "apiportal_key_name": "demo-apim-admin-key", "org": "acme-org", "space": "dev", '"\"ca_path\": \"$CA_BUNDLE\""'}' \
+    > "$WORK/provider.out" 2>&1
+"$PY" - "$WORK/provider.out" <<'PYEOF'
+import json, re, sys
+text = open(sys.argv[1], encoding="utf-8").read()
+match = re.search(r"=> (\{.*\})", text, re.S)
+provider = (json.loads(match.group(1)) if match else {}).get("provider") or {}
+if not provider:
+    sys.exit("    API provider demo-cpi-tenant not found")
+print("    API provider %s created in API Management: %s://%s:%s%s, %s, client %s" % (
+    provider["name"], "https" if provider["useSSL"] else "http", provider["host"], provider["port"], provider["pathPrefix"],
+    provider["authType"], provider["clientId"]))
+PYEOF
 
 step "4/6 Where the credentials went"
 ls -l "$OUT/credentials" | sed -n '2,$p' | awk '{ print "    " $1 "  " $NF }'

@@ -16,6 +16,8 @@ description:
     encrypted file or a KV version 2 secret on HashiCorp Vault or OpenBao, and returns it normalised - C(clientid),
     C(clientsecret) or C(certificate) and C(key) (PEMs with real line breaks), C(url), C(tokenurl), C(createdate),
     the inferred C(plan), C(key_type) and C(certificate_details).
+  - The flat key of the API Management API portal (offering C(apimanagement-apiportal), plan C(apiportal-apiaccess)) is
+    read the same way and normalised to the same fields, with C(plan=apiportal-apiaccess).
   - The result can be passed to every module of the collection that takes a service key.
   - Files are read on the controller. Ansible Vault files are decrypted with the vault secrets of the run.
 options:
@@ -102,7 +104,7 @@ _raw:
       description: Token endpoint.
       type: str
     plan:
-      description: V(api) or V(integration-flow), inferred from the client ID.
+      description: V(api) or V(integration-flow), inferred from the client ID; V(apiportal-apiaccess) for an API portal key.
       type: str
     key_type:
       description: V(client_secret), V(certificate) or V(external_certificate).
@@ -124,7 +126,7 @@ from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._formats
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._redact import Redactor
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._secret_io import decode_text, read_file
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._service_key import parse_raw_service_key, secret_values
-from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._vault import OWNED_FIELDS, KvStore
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._vault import APIPORTAL_OWNED_FIELDS, OWNED_FIELDS, KvStore
 from ansible_collections.sap_btp.cloud_integration.plugins.plugin_utils import _ansible_vault
 
 VAULT_OPTIONS = ("url", "auth_method", "token", "role_id", "secret_id", "approle_mount", "mount", "namespace", "validate_certs", "ca_path", "timeout")
@@ -155,6 +157,9 @@ class LookupModule(LookupBase):
             state = store.read(term)
             if state.data is None:
                 raise ParameterError(term, "no secret at %s/%s%s" % (store.mount, term.strip("/"), " (its latest version is deleted)" if state.deleted else ""))
+            if "clientId" in state.data and "clientid" not in state.data:
+                flat = {name: state.data[name] for name in APIPORTAL_OWNED_FIELDS if name in state.data}
+                return parse_raw_service_key(flat, option=term)
             oauth = {name: state.data[name] for name in OWNED_FIELDS if name in state.data}
             return parse_raw_service_key({"oauth": oauth}, option=term)
         path = self._loader.path_dwim(os.path.expanduser(term))

@@ -65,7 +65,7 @@ def resolve_key(module):
     else:
         raise ParameterError("instance", "state 'present' needs a service key: set instance and key, credentials, content or src")
     module.add_secrets(*secret_values(creds))
-    module.add_secrets(*secret_values(raw.get("oauth") or {}))
+    module.add_secrets(*secret_values(raw.get("oauth") or raw))
     return raw, creds
 
 

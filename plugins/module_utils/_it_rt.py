@@ -17,6 +17,7 @@ import json
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._errors import ParameterError
 
 OFFERING = "it-rt"
+APIPORTAL_OFFERING = "apimanagement-apiportal"   # API Management API portal access (_api_portal.py)
 PLAN_API = "api"
 PLAN_IFLOW = "integration-flow"
 PLANS = (PLAN_API, PLAN_IFLOW)
@@ -181,6 +182,12 @@ def build_instance_parameters(offering, plan, typed, raw=None, warn=None):
     same request works whether the broker replaces or merges parameters on update.
     """
     given = {option: typed.get(option) for option, dummy in TYPED_OPTIONS if typed.get(option) is not None}
+    if offering == APIPORTAL_OFFERING:
+        if given:
+            raise ParameterError(sorted(given)[0], "only applies to offering 'it-rt'; offering '%s' takes parameters {\"role\": ...}" % offering)
+        from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._api_portal import validate_instance_parameters
+
+        return validate_instance_parameters(plan, raw)
     if offering != OFFERING:
         if given:
             raise ParameterError(sorted(given)[0], "only applies to offering 'it-rt'; use 'parameters' for offering '%s'" % offering)

@@ -58,7 +58,7 @@ ENV = {
 }
 # Characters that change meaning inside a Basic header or under the URL-decoding XSUAA applies to it.
 _NEEDS_ENCODING_RE = re.compile(r"[+%:\s]|[^\x00-\x7f]")
-_SECRET_FIELDS = ("clientsecret", "key", "client_secret", "password")
+_SECRET_FIELDS = ("clientsecret", "key", "client_secret", "password", "clientSecret", "privateKey")
 
 
 def cpi_argument_spec():
@@ -111,7 +111,7 @@ def _leaves(obj, parent=None):
         yield parent, str(obj)
 
 
-def _release_public_values(module, raw):
+def release_public_values(module, raw):
     """A service key given as a dict is no_log as a whole, so Ansible would mask its public fields (client id,
     URLs) wherever they appear in the result. Keep only its secret fields masked."""
     if not isinstance(raw, dict):
@@ -196,7 +196,7 @@ def resolve_credentials(module, require_url=False, register=True):
             creds = parse_service_key(raw, option="service_key", details=False)
         finally:
             if register:
-                _release_public_values(module, raw)
+                release_public_values(module, raw)
     elif params.get("service_key_path"):
         source = "service_key_path"
         creds = parse_service_key(_read_key_file(params["service_key_path"]), option="service_key_path", details=False)

@@ -103,6 +103,10 @@ options:
   offering:
     description:
       - Name of the service offering in the marketplace.
+      - For V(apimanagement-apiportal) (API Management API portal access) the plan is V(apiportal-apiaccess) and O(parameters)
+        holds only C(role) - V(APIPortal.Administrator), V(APIPortal.Guest) (read only) or
+        V(APIManagement.SelfService.Administrator) - checked before any request. Its keys are flat (C(url), C(tokenUrl),
+        C(clientId), C(clientSecret)).
     type: str
     default: it-rt
   plan:

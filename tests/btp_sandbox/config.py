@@ -57,6 +57,9 @@ class Tenant:
     zone_id: str = ""
     xsappname_api: str = "it!b196"
     xsappname_rt: str = ""
+    xsappname_apiportal: str = "apiportal-apiaccess!b2458"   # unconfirmed: xsappname of the API portal access client
+    apiportal_url: str = ""
+    apiportal_base: str = ""
     token_url: str = ""
     cert_token_url: str = ""
     api_url: str = ""
@@ -86,10 +89,12 @@ class ProfileConfig:
     polling_fraction: float = 0.3    # share of the duration spent in PROCESSING before POLLING
     latency_ms: float = 0.0          # added to every counted request
     deploy_s: float = 0.3            # build + start of an iFlow deployment (half build, half start)
+    apiportal_read_cache_s: Optional[float] = None  # overrides apiportal.read_cache_s (fast: short but present)
 
 
 PROFILES = {
-    "fast": {"name": "fast", "provisioning_s": 0.2, "deprovisioning_s": 0.2, "key_s": 0.2, "latency_ms": 0.0},
+    "fast": {"name": "fast", "provisioning_s": 0.2, "deprovisioning_s": 0.2, "key_s": 0.2, "latency_ms": 0.0,
+             "apiportal_read_cache_s": 1.0},
     "realistic": {"name": "realistic", "provisioning_s": 2.0, "deprovisioning_s": 1.0, "key_s": 1.0, "latency_ms": 30.0,
                   "deploy_s": 4.0},
 }
@@ -213,6 +218,32 @@ class ODataConfig:
 
 
 @dataclass
+class ApiPortalConfig:
+    """API Management API portal (``/apiportal/api/1.0/Management.svc``, used by apiportal.py) and its
+    ``apimanagement-apiportal`` offering. Sources: integration-suite-apis.md, "API Management: API providers"."""
+    # Piper sends no CSRF token on APIM calls (JL pkg/apim/APIMUtility.go): not required unless set
+    csrf_required: bool = False
+    # "Reads are cached for about 20 s after a write" (PTF docs/guides/classic-api-management.md); the fast
+    # profile shortens it (PROFILES) but keeps it
+    read_cache_s: float = 20.0
+    # unconfirmed: whether PUT/MERGE APIProviders('<name>') updates in place; conservative default: no
+    update_in_place: bool = False
+    update_rejected_status: int = 405             # unconfirmed: the answer to PUT/MERGE when not supported
+    # unconfirmed: whether clientSecret/password come back on read; conservative default: no
+    secrets_returned_on_read: bool = False
+    duplicate_status: int = 409                   # unconfirmed: POST of an existing name
+    # unconfirmed literals; PTF confirms only destType INTERNET and authType BASIC
+    dest_types: List[str] = field(default_factory=lambda: ["INTERNET", "ON_PREMISE"])
+    auth_types: List[str] = field(default_factory=lambda: ["NONE", "BASIC", "OAuth2ClientCredentials"])
+    roles: List[str] = field(default_factory=lambda: [
+        "APIPortal.Administrator", "APIPortal.Guest", "APIManagement.SelfService.Administrator"])
+    write_roles: List[str] = field(default_factory=lambda: ["APIPortal.Administrator", "APIManagement.SelfService.Administrator"])
+    unauthenticated_status: int = 401
+    missing_role_status: int = 403
+    x509_key_parameter: str = "credential-type"   # unconfirmed: key parameter {"credential-type": "x509"} for x509 keys
+
+
+@dataclass
 class FaultRuleConfig:
     route: str = "*"
     kind: str = "status"
@@ -243,9 +274,10 @@ class SandboxConfig:
     xsuaa: XsuaaConfig = field(default_factory=XsuaaConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
     odata: ODataConfig = field(default_factory=ODataConfig)
+    apiportal: ApiPortalConfig = field(default_factory=ApiPortalConfig)
     faults: List[FaultRuleConfig] = field(default_factory=list)
     # fixed ports by listener name ("cf", "uaa", "admin", "<tenant>/token", "<tenant>/cert-token",
-    # "<tenant>/api", "<tenant>/runtime"); 0 or missing = a free port
+    # "<tenant>/api", "<tenant>/runtime", "<tenant>/apiportal"); 0 or missing = a free port
     ports: Dict[str, int] = field(default_factory=dict)
     host: str = "127.0.0.1"
     admin_tls: bool = True
@@ -286,6 +318,7 @@ _NESTED = {
     (SandboxConfig, "xsuaa"): XsuaaConfig,
     (SandboxConfig, "runtime"): RuntimeConfig,
     (SandboxConfig, "odata"): ODataConfig,
+    (SandboxConfig, "apiportal"): ApiPortalConfig,
     (SandboxConfig, "faults"): FaultRuleConfig,
     (CfConfig, "clients"): CfClient,
 }

@@ -15,7 +15,7 @@ and a test fails when the document and the table disagree.
 Task arguments are Jinja templates over the catalogue's variables (see ``test_bad_input.catalogue_vars``):
 ``w`` (work directory), ``ca`` (sandbox CA bundle), ``cf_api``/``cf_user``/``cf_pass``/``org``/``space``,
 ``keys.<name>`` (key files: api, iflow, iflow_cert, api_noread, iflow_norole, truncated, empty, list, no_oauth,
-missing_fields, bare_no_tokenurl, http_tokenurl), ``pem.<name>`` (untrusted_ca, untrusted_cert, untrusted_key,
+missing_fields, bare_no_tokenurl, http_tokenurl, apiportal_admin, apiportal_guest), ``pem.<name>`` (untrusted_ca, untrusted_cert, untrusted_key,
 expired_cert, mismatch_key, not_a_pem), ``inst.<name>`` (iflow, api: existing instance names),
 ``iflow_key_name``, ``admin``, ``vault_addr``/``vault_token``, ``sealed_addr``, ``token_url``, ``api_url``,
 ``runtime_url``.
@@ -320,6 +320,26 @@ CASES = [
     Case("store-ansible-vault-no-password", "destinations", "Ansible Vault destination without a vault password", "credentials_store",
          dict(src="{{ keys.iflow }}", destination="ansible_vault", path="{{ w }}/out/creds.vault.yml"),
          ["vault", "password"], "Run with --vault-password-file or --vault-id."),
+    # -- API Management: API providers (issue 16) -----------------------------------------------------------------
+    Case("apim-unknown-provider-type", "api management", "Unknown API provider type", "api_provider",
+         dict(CA, name="bi-provider", provider_type="open_connectors", service_key_path="{{ keys.api }}",
+              apiportal_key_path="{{ keys.apiportal_admin }}"),
+         ["provider_type", "open_connectors", "cloud_integration"], "Only Cloud Integration providers are supported (provider_type: cloud_integration)."),
+    Case("apim-no-portal-credentials", "api management", "No API portal credentials", "api_provider",
+         dict(CA, name="bi-provider", service_key_path="{{ keys.api }}"),
+         ["apiportal_key", "no API portal credentials", "apiportal-apiaccess"],
+         "Pass the key of an apimanagement-apiportal instance (plan apiportal-apiaccess): apiportal_key, apiportal_key_path, "
+         "apiportal_instance + apiportal_key_name, or APIPORTAL_* variables."),
+    Case("apim-iflow-key-for-provider", "api management", "`integration-flow` key given for the provider", "api_provider",
+         dict(CA, name="bi-provider", service_key_path="{{ keys.iflow }}", apiportal_key_path="{{ keys.apiportal_admin }}"),
+         ["service_key_path", "integration-flow", "'api' key"], "The provider needs the key of an it-rt `api` instance."),
+    Case("apim-portal-key-for-provider", "api management", "API portal key given where the Cloud Integration key belongs", "api_provider",
+         dict(CA, name="bi-provider", service_key_path="{{ keys.apiportal_admin }}", apiportal_key_path="{{ keys.apiportal_admin }}"),
+         ["service_key_path", "API portal key", "'api' key"], "service_key takes the it-rt `api` key; apiportal_key takes the API portal key."),
+    Case("apim-guest-writes", "api management", "API portal key of role APIPortal.Guest used to create a provider", "api_provider",
+         dict(CA, name="bi-provider", service_key_path="{{ keys.api }}", apiportal_key_path="{{ keys.apiportal_guest }}",
+              verify_target=False),
+         ["403", "APIPortal.Administrator"], "Writes need an apimanagement-apiportal instance with role APIPortal.Administrator."),
     # -- roles (argument specs and the errors of the modules they call) --------------------------------------------
     Case("role-unknown-plan", "roles", "Client with an unknown plan (onboarding role)", "ansible.builtin.include_role",
          ROLE, ["plan", "standard", "api", "integration-flow"], "plan is api or integration-flow.",

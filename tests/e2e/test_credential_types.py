@@ -38,6 +38,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 CF_TYPE = "SAP BTP Cloud Foundry"
 CPI_TYPE = "SAP Cloud Integration service key"
 CA_TYPE = "SAP BTP CA bundle"
+APIM_TYPE = "SAP API Management API portal key"
 
 # injected environment variable -> the module option that reads it through its env fallback
 INJECTED_OPTION = {
@@ -49,6 +50,7 @@ INJECTED_OPTION = {
     "CPI_CLIENT_CERT_PATH": "client_cert",
     "CPI_CLIENT_KEY_PATH": "client_key",
     "SAP_BTP_CA_PATH": "ca_path",
+    "APIPORTAL_SERVICE_KEY_PATH": "apiportal_key_path",
 }
 # env fallbacks the credential types deliberately do not set, and why
 NOT_INJECTED = {
@@ -70,6 +72,11 @@ NOT_INJECTED = {
     "SAP_BTP_TIMEOUT": "a tuning knob, not a credential",
     "REQUESTS_CA_BUNDLE": "the requests library's own variable; SAP_BTP_CA_PATH takes precedence",
     "SAP_BTP_ALLOW_HTTP": "allowing plain http:// endpoints is a test switch, not a credential",
+    "APIPORTAL_SERVICE_KEY": "the API portal key is injected as a 0600 file (APIPORTAL_SERVICE_KEY_PATH)",
+    "APIPORTAL_CLIENT_ID": "composed into the key file; as env it would clash with apiportal_key_path (mutually exclusive)",
+    "APIPORTAL_CLIENT_SECRET": "composed into the key file; secrets stay out of the environment",
+    "APIPORTAL_TOKEN_URL": "composed into the key file",
+    "APIPORTAL_URL": "composed into the key file",
 }
 
 
@@ -79,8 +86,8 @@ def module_utils(staged_collection):
     path = str(staged_collection)
     if path not in sys.path:
         sys.path.insert(0, path)
-    from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import _cf, _module, _oauth  # pylint: disable=import-outside-toplevel
-    return {"cf": _cf, "module": _module, "oauth": _oauth}
+    from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import _api_portal, _cf, _module, _oauth  # pylint: disable=import-outside-toplevel
+    return {"cf": _cf, "module": _module, "oauth": _oauth, "api_portal": _api_portal}
 
 
 def fallback_envs(spec):
@@ -98,6 +105,7 @@ def all_fallbacks(module_utils):
     specs.update(module_utils["cf"].cf_argument_spec())
     specs.update(module_utils["oauth"].cpi_argument_spec())
     specs.update(module_utils["module"].common_argument_spec())
+    specs.update(module_utils["api_portal"].apiportal_argument_spec())
     return fallback_envs(specs)
 
 
@@ -130,7 +138,7 @@ SECRET = "s3cr3t+/=:&value"
 
 def test_shipped_types_load_and_validate():
     types = load_credential_types()
-    assert {d["name"] for d in types.values()} == {CF_TYPE, CPI_TYPE, CA_TYPE}
+    assert {d["name"] for d in types.values()} == {CF_TYPE, CPI_TYPE, CA_TYPE, APIM_TYPE}
     for stem, definition in types.items():
         ids = validate_credential_type(definition)
         assert ids, stem
@@ -376,6 +384,34 @@ def test_modules_read_the_injected_cf_login(module_utils, tmp_path, monkeypatch)
     assert "pw-from-awx" in module.secrets
 
 
+@pytest.mark.parametrize("variant", ["whole_json", "fields"])
+def test_modules_read_the_injected_apiportal_key(variant, module_utils, tmp_path, monkeypatch):
+    """The API portal key credential (issue 16) reaches api_provider's resolver as the flat key, secrets registered."""
+    portal_url = "https://acme-dev.prod.apimanagement.eu10.hana.ondemand.com"
+    client_id = "sb-apim-%s!b1|apiportal-apiaccess!b2458" % variant
+    inputs = {
+        "whole_json": {"apiportal_key": json.dumps({"url": portal_url, "tokenUrl": TOKEN_URL, "clientId": client_id,
+                                                    "clientSecret": SECRET})},
+        "fields": {"client_id": client_id, "client_secret": SECRET, "token_url": TOKEN_URL, "url": portal_url},
+    }[variant]
+    injection = inject_credential(credential_type_by_name(APIM_TYPE), inputs, tmp_path)
+    assert injection.env == {"APIPORTAL_SERVICE_KEY_PATH": injection.files["apiportal_key"]}
+    assert oct(os.stat(injection.files["apiportal_key"]).st_mode & 0o777) == "0o600"
+    assert SECRET not in json.dumps(injection.env) + json.dumps(injection.safe_env) + json.dumps(injection.extra_vars)
+    for name in [n for n in os.environ if n.startswith("APIPORTAL_")]:
+        monkeypatch.delenv(name)
+    spec = module_utils["module"].common_argument_spec()
+    spec.update(module_utils["api_portal"].apiportal_argument_spec())
+    spec["allow_http"] = {"type": "bool", "default": False}
+    params = _validate(module_utils, spec, injection.env, monkeypatch,
+                       mutually_exclusive=module_utils["api_portal"].APIPORTAL_MUTUALLY_EXCLUSIVE[:1])
+    assert params["apiportal_key_path"] == injection.files["apiportal_key"]
+    module = _FakeModule(params)
+    creds = module_utils["api_portal"].resolve_portal_credentials(module)
+    assert (creds["clientid"], creds["clientsecret"], creds["tokenurl"], creds["url"]) == (client_id, SECRET, TOKEN_URL, portal_url)
+    assert creds["plan"] == "apiportal-apiaccess" and SECRET in module.secrets
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # drift guard
 
@@ -431,7 +467,8 @@ def test_as_code_vars_file_matches_and_is_not_templated(tmp_path):
     field_ids = {f["id"] for d in shipped.values() for f in d["inputs"]["fields"]}
     extra = {field_id: "TEMPLATED-" + field_id for field_id in field_ids}
     extra["tower"] = {"filename": {"service_key": "TEMPLATED", "certificate": "TEMPLATED", "private_key": "TEMPLATED",
-                                   "ca_bundle": "TEMPLATED", "cf_password": "TEMPLATED"}}
+                                   "ca_bundle": "TEMPLATED", "cf_password": "TEMPLATED",
+                                   "apiportal_key": "TEMPLATED"}}
     env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false")
     proc = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), str(playbook), "-e", json.dumps(extra)],
                           capture_output=True, text=True, env=env, timeout=300, check=False, cwd=str(tmp_path))
