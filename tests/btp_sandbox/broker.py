@@ -275,7 +275,8 @@ class Broker:
             record.update(clientid=clientid, clientsecret=secret, key_type="client_secret", cert_fingerprint=None,
                           plan=instance["plan_name"])
             record["credentials"] = {"clientid": clientid, "clientsecret": secret,
-                                     "uri": "https://destination-configuration.cfapps.%s.hana.ondemand.com" % tenant.region,
+                                     "uri": getattr(self.sandbox, "destination_url", "") or
+                                     "https://destination-configuration.cfapps.%s.hana.ondemand.com" % tenant.region,
                                      "url": tenant.token_base, "identityzone": tenant.subdomain,
                                      "tenantid": tenant.subaccount_id}
             return

@@ -967,6 +967,9 @@ def create_app(sandbox, tenant):
                                        "parameter": [art["_error"]]}, "parameter": [art["_error"]]})
         return Response(body, status=200, content_type="application/json")
 
+    from . import security_material  # pylint: disable=import-outside-toplevel
+    security_material.register(app, sandbox, tenant, guard, base_url)
+
     @app.route("/api/v1/<path:resource>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
     def unknown_resource(resource):
         guard()
