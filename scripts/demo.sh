@@ -86,6 +86,9 @@ VAULT_TOKEN=$(json 'd["vault_token"]')
 export CF_API CF_USERNAME CF_PASSWORD VAULT_ADDR VAULT_TOKEN
 CA_BUNDLE=$(json 'd["sandbox"]["ca_bundle"]')
 
+# SAP's own stores: a Destination service key (acme) and the partner tenant's api key with CredentialsEdit (globex)
+"$PY" "$ROOT/scripts/demo_sap_stores.py" "$SVC" "$OUT/sap-keys" >> "$LOG"
+
 INVENTORY=$OUT/inventory.yml
 cat > "$INVENTORY" <<EOF
 ---
@@ -115,6 +118,12 @@ tenants:
             - type: ansible_vault
               path: $OUT/credentials/demo-orders.vault.yml
               format: yaml
+            - type: btp_destination
+              name: demo-orders
+              destination_service_key_path: $OUT/sap-keys/destination-key.json
+            - type: cpi_security_material
+              name: forward_target
+              target_service_key_path: $OUT/sap-keys/partner-api-key.json
         - name: demo-shipping
           plan: integration-flow
           key_type: certificate
@@ -122,6 +131,28 @@ tenants:
           destinations:
             - type: hashicorp_vault
               path: cloud-integration/demo-shipping
+    globex-prod:
+      ansible_connection: local
+      ansible_python_interpreter: "{{ ansible_playbook_python }}"
+      cloud_integration_cf:
+        org: globex-org
+        space: prod
+      cloud_integration_ca_path: $CA_BUNDLE
+      cloud_integration_report_dir: $OUT/reports
+      cloud_integration_clients:
+        # calls acme's iFlow through its Forward_OAuth iFlow, with the OAuth2 credential 'forward_target'
+        - name: demo-partner-caller
+          plan: integration-flow
+          destinations:
+            - type: file
+              path: $OUT/credentials/demo-partner-caller.json
+          smoke_test:
+            endpoints:
+              - path: /http/forward
+                method: POST
+                body: hello from globex
+                status_code: [200]
+                mpl_status: none
 EOF
 
 run_playbook() {
@@ -153,6 +184,9 @@ run_playbook smoke_test > "$WORK/smoke.out"
 echo
 sed 's/^/    /' "$OUT/reports/smoke_test-$TENANT.md"
 echo "    JUnit report: demo-output/reports/smoke_test-$TENANT.xml"
+echo "    Through SAP's own stores: acme's BTP destination demo-orders, and globex's Forward_OAuth iFlow with the"
+echo "    OAuth2 credential forward_target that onboarding wrote into globex's security material:"
+grep -E "demo-partner-caller" "$OUT/reports/smoke_test-globex-prod.md" | sed 's/^/    /' || true
 
 step "6/6 Onboarding again: nothing to change"
 echo "    \$ ansible-playbook -i demo-output/inventory.yml sap_btp.cloud_integration.onboard"

@@ -150,7 +150,7 @@ class DestinationService:
     def write(self, kind, body, exists):
         method = "PUT" if exists else "POST"
         self._call(method, self._url(kind), "%s of %s %s '%s'" % ("update" if exists else "creation", self.level, kind, body["Name"]),
-                   (200, 201, 204))
+                   (200, 201, 204), body)
 
     def delete(self, kind, name):
         response = self._call("DELETE", self._url(kind, name), "deletion of %s %s '%s'" % (self.level, kind, name), (200, 204, 404))
@@ -240,6 +240,7 @@ class DestinationWriter:
                                "Content": _pkcs12(creds["certificate"], creds["key"], password, name)}
                 self.module.add_secrets(certificate["Content"])
                 certificate_exists = existing_cert is not None
+        changed_fields = sorted(set(changed_fields))
         changed = bool(changed_fields)
         if changed and not self.module.check_mode:
             if certificate is not None:
