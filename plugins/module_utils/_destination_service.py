@@ -227,6 +227,7 @@ class DestinationWriter:
             if "clientSecret" in desired and current.get("clientSecret") is not None and current["clientSecret"] != desired["clientSecret"]:
                 changed_fields.append("clientSecret")
         certificate = None
+        certificate_exists = False
         if "tokenService.KeyStoreLocation" in desired:
             cert_name = desired["tokenService.KeyStoreLocation"]
             existing_cert = self.service.get("certificate", cert_name)

@@ -207,8 +207,11 @@ class SecurityMaterialWriter:
             store.write(self.set_name, desired, current is not None)
         view = {k: v for k, v in desired.items() if k != secret}
         view[secret] = key_fingerprint
-        before = {"state": "absent"} if current is None else dict({k: current.get(k) for k in compare},
-                                                                 **{secret: stored_fingerprint(current.get("Description"))})
+        if current is None:
+            before = {"state": "absent"}
+        else:
+            before = {k: current.get(k) for k in compare}
+            before[secret] = stored_fingerprint(current.get("Description"))
         result = {"changed": changed, "destination": "cpi_security_material", "name": name, "artifact_type": self.set_name,
                   "tenant_url": store.creds["url"], "changed_fields": changed_fields}
         return result, ({"before": before, "after": view} if changed else None)
