@@ -17,9 +17,8 @@ import time
 import requests
 
 
-def main(services_json, out_dir):
-    with open(services_json, encoding="utf-8") as handle:
-        sandbox = json.load(handle)["sandbox"]
+def cf_session(sandbox):
+    """(session, api url) logged in to the sandbox's Cloud Foundry API as its admin user."""
     session = requests.Session()
     session.trust_env = False
     session.verify = sandbox["ca_bundle"]
@@ -28,7 +27,13 @@ def main(services_json, out_dir):
                                "password": sandbox["cf"]["password"]})
     login.raise_for_status()
     session.headers["Authorization"] = "bearer " + login.json()["access_token"]
-    api = sandbox["cf"]["api_url"]
+    return session, sandbox["cf"]["api_url"]
+
+
+def service_key(sandbox, tenant, offering, plan, name, parameters=None):
+    """The credentials of the key `<name>-key` of instance `name` (both created when missing) in a tenant's space."""
+    session, api = cf_session(sandbox)
+    tenant = next(t for t in sandbox["tenants"] if t["name"] == tenant)
 
     def get(path, **params):
         response = session.get(api + path, params=params, timeout=30)
@@ -46,31 +51,33 @@ def main(services_json, out_dir):
                 time.sleep(0.2)
         response.raise_for_status()
 
-    def key(org, space, offering, plan, name, parameters=None):
-        org_guid = get("/v3/organizations", names=org)[0]["guid"]
-        space_guid = get("/v3/spaces", names=space, organization_guids=org_guid)[0]["guid"]
+    org_guid = get("/v3/organizations", names=tenant["org"])[0]["guid"]
+    space_guid = get("/v3/spaces", names=tenant["space"], organization_guids=org_guid)[0]["guid"]
+    instances = get("/v3/service_instances", names=name, space_guids=space_guid)
+    if not instances:
+        plan_guid = get("/v3/service_plans", names=plan, service_offering_names=offering)[0]["guid"]
+        wait(session.post(api + "/v3/service_instances", timeout=30, json={
+            "type": "managed", "name": name, "parameters": parameters or {},
+            "relationships": {"space": {"data": {"guid": space_guid}}, "service_plan": {"data": {"guid": plan_guid}}}}))
         instances = get("/v3/service_instances", names=name, space_guids=space_guid)
-        if not instances:
-            plan_guid = get("/v3/service_plans", names=plan, service_offering_names=offering)[0]["guid"]
-            wait(session.post(api + "/v3/service_instances", timeout=30, json={
-                "type": "managed", "name": name, "parameters": parameters or {},
-                "relationships": {"space": {"data": {"guid": space_guid}}, "service_plan": {"data": {"guid": plan_guid}}}}))
-            instances = get("/v3/service_instances", names=name, space_guids=space_guid)
-        guid = instances[0]["guid"]
+    guid = instances[0]["guid"]
+    keys = get("/v3/service_credential_bindings", names=name + "-key", service_instance_guids=guid)
+    if not keys:
+        wait(session.post(api + "/v3/service_credential_bindings", timeout=30, json={
+            "type": "key", "name": name + "-key", "relationships": {"service_instance": {"data": {"guid": guid}}}}))
         keys = get("/v3/service_credential_bindings", names=name + "-key", service_instance_guids=guid)
-        if not keys:
-            wait(session.post(api + "/v3/service_credential_bindings", timeout=30, json={
-                "type": "key", "name": name + "-key", "relationships": {"service_instance": {"data": {"guid": guid}}}}))
-            keys = get("/v3/service_credential_bindings", names=name + "-key", service_instance_guids=guid)
-        response = session.get(api + "/v3/service_credential_bindings/%s/details" % keys[0]["guid"], timeout=30)
-        response.raise_for_status()
-        return response.json()["credentials"]
+    response = session.get(api + "/v3/service_credential_bindings/%s/details" % keys[0]["guid"], timeout=30)
+    response.raise_for_status()
+    return response.json()["credentials"]
 
-    tenants = {t["name"]: t for t in sandbox["tenants"]}
+
+def main(services_json, out_dir):
+    with open(services_json, encoding="utf-8") as handle:
+        sandbox = json.load(handle)["sandbox"]
     files = {
-        "destination-key.json": key(tenants["acme"]["org"], tenants["acme"]["space"], "destination", "lite", "demo-destination"),
-        "partner-api-key.json": key(tenants["globex"]["org"], tenants["globex"]["space"], "it-rt", "api", "demo-partner-admin",
-                                    {"roles": ["CredentialsEdit", "MonitoringDataRead"]}),
+        "destination-key.json": service_key(sandbox, "acme", "destination", "lite", "demo-destination"),
+        "partner-api-key.json": service_key(sandbox, "globex", "it-rt", "api", "demo-partner-admin",
+                                            {"roles": ["CredentialsEdit", "MonitoringDataRead"]}),
     }
     os.makedirs(out_dir, mode=0o700, exist_ok=True)
     for name, content in files.items():
