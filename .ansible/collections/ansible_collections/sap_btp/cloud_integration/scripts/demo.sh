@@ -166,7 +166,7 @@ recap() {
     grep -E "^$TENANT +: ok=" "$LOG" | tail -1
 }
 
-step "3/6 Onboarding 3 clients: api + secret, integration-flow + secret, integration-flow + SAP certificate"
+step "3/6 Onboarding 3 clients: api + secret, integration-flow + secret (also into a BTP destination and the partner tenant's security material), integration-flow + SAP certificate; plus a partner-tenant caller"
 echo "    \$ ansible-playbook -i demo-output/inventory.yml sap_btp.cloud_integration.onboard"
 run_playbook onboard > "$WORK/onboard.out"
 sed -n '/Show the onboarded clients/,/^$/p' "$WORK/onboard.out" | grep -E '^ +"[^"]+",?$' | sed 's/^ *"\(.*\)",\{0,1\}$/    \1/'

@@ -42,7 +42,7 @@ def service_key(sandbox, tenant, offering, plan, name, parameters=None):
 
     def wait(response):
         if response.status_code == 202:
-            for _ in range(300):
+            for _attempt in range(300):
                 job = session.get(response.headers["Location"], timeout=30).json()
                 if job["state"] == "COMPLETE":
                     return

@@ -62,7 +62,6 @@ options:
   destination:
     description:
       - Where the key goes.
-    type: str
       - V(btp_destination) and V(cpi_security_material) were added in 1.0.0.
     type: str
     choices: [file, ansible_vault, hashicorp_vault, btp_destination, cpi_security_material]

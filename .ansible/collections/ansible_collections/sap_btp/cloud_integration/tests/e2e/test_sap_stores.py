@@ -137,7 +137,8 @@ def test_sap_stores_onboarding_rotation_and_offboarding(e2e, btp_sandbox, run_pl
         {"path": "/http/echo", "method": "POST", "body": "hi", "status_code": [200], "mpl_status": "none"}]})
     assert smoke.rc == 0, smoke.describe()
     report = (e2e_env / "reports" / "smoke_test-acme-tenant.md").read_text(encoding="utf-8")
-    assert "btp_destination %s-orders" % prefix in report
+    rows = [line for line in report.splitlines() if line.startswith("| %s-orders " % prefix)]
+    assert any("| destination | yes | 200 |" in row and row.endswith("PASSED |") for row in rows), rows
 
     consumers = Consumers(stores, prefix + "-orders", caller_key, globex)
     consumers.once()

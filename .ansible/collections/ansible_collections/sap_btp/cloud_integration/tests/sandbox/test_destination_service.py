@@ -155,8 +155,8 @@ def test_certificate_destination_uses_mtls(conn, dest, iflow_cert_key):
     assert session.post(uri + API + "/subaccountCertificates", json=cert).status_code == 201
     assert session.post(uri + API + "/subaccountCertificates", json=cert).status_code == 409
     assert session.get(uri + API + "/subaccountCertificates/client.p12").json()["Name"] == "client.p12"
-    body = _destination("cert_dest", iflow_cert_key, **{"tokenService.KeyStoreLocation": "client.p12",
-                                                       "tokenService.KeyStorePassword": "pw"})
+    store = {"tokenService.KeyStoreLocation": "client.p12", "tokenService.KeyStorePassword": "pw"}
+    body = _destination("cert_dest", iflow_cert_key, **store)
     assert session.post(uri + API + "/subaccountDestinations", json=body).status_code == 201
     data = session.get(uri + "/destination-configuration/v1/destinations/cert_dest").json()
     assert data["certificates"][0]["Name"] == "client.p12"
