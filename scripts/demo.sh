@@ -86,6 +86,9 @@ VAULT_TOKEN=$(json 'd["vault_token"]')
 export CF_API CF_USERNAME CF_PASSWORD VAULT_ADDR VAULT_TOKEN
 CA_BUNDLE=$(json 'd["sandbox"]["ca_bundle"]')
 
+# SAP's own stores: a Destination service key (acme) and the partner tenant's api key with CredentialsEdit (globex)
+"$PY" "$ROOT/scripts/demo_sap_stores.py" "$SVC" "$OUT/sap-keys" >> "$LOG"
+
 INVENTORY=$OUT/inventory.yml
 cat > "$INVENTORY" <<EOF
 ---
@@ -129,6 +132,12 @@ tenants:
             - type: ansible_vault
               path: $OUT/credentials/demo-orders.vault.yml
               format: yaml
+            - type: btp_destination
+              name: demo-orders
+              destination_service_key_path: $OUT/sap-keys/destination-key.json
+            - type: cpi_security_material
+              name: forward_target
+              target_service_key_path: $OUT/sap-keys/partner-api-key.json
           smoke_test:
             endpoints:
               # the iFlow by its id: status check + endpoint from the OData API (demo-monitoring), then the call
@@ -142,6 +151,28 @@ tenants:
           destinations:
             - type: hashicorp_vault
               path: cloud-integration/demo-shipping
+    globex-prod:
+      ansible_connection: local
+      ansible_python_interpreter: "{{ ansible_playbook_python }}"
+      cloud_integration_cf:
+        org: globex-org
+        space: prod
+      cloud_integration_ca_path: $CA_BUNDLE
+      cloud_integration_report_dir: $OUT/reports
+      cloud_integration_clients:
+        # calls acme's iFlow through its Forward_OAuth iFlow, with the OAuth2 credential 'forward_target'
+        - name: demo-partner-caller
+          plan: integration-flow
+          destinations:
+            - type: file
+              path: $OUT/credentials/demo-partner-caller.json
+          smoke_test:
+            endpoints:
+              - path: /http/forward
+                method: POST
+                body: hello from globex
+                status_code: [200]
+                mpl_status: none
 EOF
 
 run_playbook() {
@@ -155,7 +186,7 @@ recap() {
     grep -E "^$TENANT +: ok=" "$LOG" | tail -1
 }
 
-step "3/6 Onboarding 4 clients: api + secret (+ API provider), api + secret, integration-flow + secret, integration-flow + SAP certificate"
+step "3/6 Onboarding 4 clients: api + secret (+ API provider), api + secret, integration-flow + secret (also into a BTP destination and the partner tenant's security material), integration-flow + SAP certificate; plus a partner-tenant caller"
 # The API portal access key the api_provider of demo-apim is written with (API Management, role APIPortal.Administrator)
 ansible localhost -m sap_btp.cloud_integration.service_instance \
     -a '{"name": "demo-apim-admin", "offering": "apimanagement-apiportal", "plan": "apiportal-apiaccess", "org": "acme-org", "space": "dev", '"\"ca_path\": \"$CA_BUNDLE\""', "parameters": {"role": "APIPortal.Administrator"}}' >> "$LOG" 2>&1
@@ -193,6 +224,9 @@ run_playbook smoke_test > "$WORK/smoke.out"
 echo
 sed 's/^/    /' "$OUT/reports/smoke_test-$TENANT.md"
 echo "    JUnit report: demo-output/reports/smoke_test-$TENANT.xml"
+echo "    Through SAP's own stores: acme's BTP destination demo-orders, and globex's Forward_OAuth iFlow with the"
+echo "    OAuth2 credential forward_target that onboarding wrote into globex's security material:"
+grep -E "demo-partner-caller" "$OUT/reports/smoke_test-globex-prod.md" | sed 's/^/    /' || true
 
 step "6/6 Onboarding again: nothing to change"
 echo "    \$ ansible-playbook -i demo-output/inventory.yml sap_btp.cloud_integration.onboard"

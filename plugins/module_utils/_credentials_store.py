@@ -25,7 +25,8 @@ from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._redact 
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._service_key import parse_raw_service_key, secret_values
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._vault import KvStore, plan_write, secret_path
 
-DESTINATIONS = ("file", "ansible_vault", "hashicorp_vault")
+DESTINATIONS = ("file", "ansible_vault", "hashicorp_vault", "btp_destination", "cpi_security_material")
+SAP_DESTINATIONS = ("btp_destination", "cpi_security_material")
 VAULT_FILE_FORMATS = ("json", "yaml", "env", "postman")
 
 
@@ -137,6 +138,8 @@ class CredentialsStore:
         destination = self.params["destination"]
         if destination not in DESTINATIONS:
             raise ParameterError("destination", "expected one of %s" % ", ".join(DESTINATIONS))
+        if destination in SAP_DESTINATIONS:
+            return self.run_sap_store(destination)
         fmt = _format(self.params)
         if destination == "hashicorp_vault":
             return self.run_kv()
@@ -278,6 +281,30 @@ class CredentialsStore:
                 before.update((name, fingerprint(value)) for name, value in current.data.items())
             diff = {"before": before, "after": {"state": "destroyed" if destroy else "deleted"}}
         return self._finish(result, diff, result["kv_path"])
+
+    # -- SAP's own stores: BTP Destination service, Cloud Integration security material -------------------
+    def run_sap_store(self, destination):
+        if destination == "btp_destination":
+            from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import _destination_service as store
+
+            creds = store.destination_key(self.params)
+            self.module.add_secrets(creds.get("clientsecret"), creds.get("key"))
+            service = store.DestinationService(self.module.http(), creds, level=self.params["destination_level"],
+                                               redactor=self.module.redactor, warn=self.module.warn)
+            writer = store.DestinationWriter(self.module, service)
+            store.check_name(self.params.get("name"))
+        else:
+            from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import _security_material as store
+
+            writer = store.SecurityMaterialWriter(self.module)
+            store.check_name(self.params.get("name"))
+        if self.params["state"] == "absent":
+            result, diff = writer.absent()
+        else:
+            creds = resolve_key(self.module)[1]
+            result, diff = writer.present(creds, key_fingerprint(creds))
+            result.update(fingerprint=key_fingerprint(creds), key_type=creds.get("key_type"), plan=creds.get("plan"))
+        return self._finish(result, diff, "%s %s" % (destination, result["name"]))
 
     # -- helpers -------------------------------------------------------------------------------------------
     def _base_result(self, fmt, raw, creds, paths):

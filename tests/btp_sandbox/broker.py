@@ -140,7 +140,13 @@ class Broker:
             "guid": stable_guid("offering", APIPORTAL_OFFERING), "name": APIPORTAL_OFFERING,
             "description": "API Management, API portal", "available": True, "tags": ["api-management"],
             "requires": [], "shareable": False, "documentation_url": "https://help.sap.com/docs/sap-api-management",
-            "broker_catalog": {"id": "apimanagement-apiportal-catalog-id", "metadata": {"displayName": "API Management, API portal"},
+            "broker_name": "apimanagement-apiportal-broker",
+            "broker_catalog": {"id": "apimanagement-apiportal-catalog-id", "metadata": {
+                                   "displayName": "API Management, API portal",
+                                   "sm_offering_id": stable_guid("sm-offering", APIPORTAL_OFFERING),
+                                   "serviceInventoryId": "SERVICE-215",
+                                   "documentationUrl": "https://help.sap.com/docs/sap-api-management",
+                                   "supportUrl": "https://launchpad.support.sap.com"},
                                "features": {"plan_updateable": False, "bindable": True, "instances_retrievable": True,
                                             "bindings_retrievable": True, "allow_context_updates": False}},
             "broker_guid": broker_guid,
@@ -169,6 +175,7 @@ class Broker:
         plans.append({
             "guid": stable_guid("plan", APIPORTAL_OFFERING, APIPORTAL_PLAN), "name": APIPORTAL_PLAN,
             "description": "Access to the API portal API", "offering": apiportal, "free": True, "bindable": True,
+            "visibility_type": "organization", "catalog_metadata": self._plan_metadata(APIPORTAL_OFFERING, APIPORTAL_PLAN),
             "schemas": {"service_instance": {"create": {"parameters": apiportal_schema}, "update": {"parameters": apiportal_schema}},
                         "service_binding": {"create": {"parameters": {}}}},
         })
@@ -347,7 +354,8 @@ class Broker:
             record.update(clientid=clientid, clientsecret=secret, key_type="client_secret", cert_fingerprint=None,
                           plan=instance["plan_name"])
             record["credentials"] = {"clientid": clientid, "clientsecret": secret,
-                                     "uri": "https://destination-configuration.cfapps.%s.hana.ondemand.com" % tenant.region,
+                                     "uri": getattr(self.sandbox, "destination_url", "") or
+                                     "https://destination-configuration.cfapps.%s.hana.ondemand.com" % tenant.region,
                                      "url": tenant.token_base, "identityzone": tenant.subdomain,
                                      "tenantid": tenant.subaccount_id}
             return

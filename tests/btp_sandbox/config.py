@@ -216,6 +216,10 @@ class ODataConfig:
     deploy_status_role: str = "WorkspaceArtifactsDeploy"  # unconfirmed role of GET BuildAndDeployStatus
     service_endpoint_protocols: Dict[str, str] = field(default_factory=lambda: {"http": "REST", "cxf": "SOAP"})  # unconfirmed
 
+    security_material_update_status: int = 202    # PUT UserCredentials('<n>') / OAuth2ClientCredentials, unconfirmed
+    security_material_delete_status: int = 200    # unconfirmed
+    security_material_conflict_status: int = 409  # POST of an existing name, unconfirmed
+
 
 @dataclass
 class ApiPortalConfig:
@@ -241,6 +245,20 @@ class ApiPortalConfig:
     unauthenticated_status: int = 401
     missing_role_status: int = 403
     x509_key_parameter: str = "credential-type"   # unconfirmed: key parameter {"credential-type": "x509"} for x509 keys
+
+
+@dataclass
+class DestinationConfig:
+    """BTP Destination service (used by destination.py). Texts and rules not in a public source are unconfirmed."""
+    not_found_message: str = "Configuration with the specified name was not found"       # unconfirmed wording
+    conflict_message: str = "Configuration with the same name already exists"            # unconfirmed wording
+    name_pattern: str = r"^[A-Za-z0-9_-]{1,200}$"    # unconfirmed: letters, digits, '-' and '_' (cockpit rule)
+    invalid_name_message: str = "Invalid destination name '%s': use letters, digits, '-' and '_' (at most 200)"
+    certificate_name_pattern: str = r"^[A-Za-z0-9_.-]{1,200}$"                        # unconfirmed
+    types: List[str] = field(default_factory=lambda: ["HTTP", "RFC", "MAIL", "LDAP", "TCP"])
+    token_client_auth: str = "body"                  # unconfirmed: how the service sends clientId/clientSecret
+    token_error_text: str = "Retrieval of OAuthToken failed due to: %s"                  # unconfirmed wording
+    expires_in_field: str = "expires_in"             # unconfirmed: cloud-sdk-js types name it expiresIn
 
 
 @dataclass
@@ -275,6 +293,7 @@ class SandboxConfig:
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
     odata: ODataConfig = field(default_factory=ODataConfig)
     apiportal: ApiPortalConfig = field(default_factory=ApiPortalConfig)
+    destination: DestinationConfig = field(default_factory=DestinationConfig)
     faults: List[FaultRuleConfig] = field(default_factory=list)
     # fixed ports by listener name ("cf", "uaa", "admin", "<tenant>/token", "<tenant>/cert-token",
     # "<tenant>/api", "<tenant>/runtime", "<tenant>/apiportal"); 0 or missing = a free port
@@ -319,6 +338,7 @@ _NESTED = {
     (SandboxConfig, "runtime"): RuntimeConfig,
     (SandboxConfig, "odata"): ODataConfig,
     (SandboxConfig, "apiportal"): ApiPortalConfig,
+    (SandboxConfig, "destination"): DestinationConfig,
     (SandboxConfig, "faults"): FaultRuleConfig,
     (CfConfig, "clients"): CfClient,
 }

@@ -1093,6 +1093,9 @@ def create_app(sandbox, tenant):
         expand = parse_expand("ServiceEndpoint")
         return query_collection("ServiceEndpoint", service_endpoints(), allow_inlinecount=False, expand=expand)
 
+    from . import security_material  # pylint: disable=import-outside-toplevel
+    security_material.register(app, sandbox, tenant, guard, base_url)
+
     @app.route("/api/v1/<path:resource>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
     def unknown_resource(resource):
         guard()

@@ -254,10 +254,13 @@ def soap_fault(text):
     return Response(body, status=500, content_type="text/xml;charset=UTF-8")
 
 
-def run_behaviour(iflow, req):
+def run_behaviour(iflow, req, sandbox=None, tenant=None):
     """Run an iFlow's behaviour; returns (response, custom_status) or raises ProcessingError."""
     behaviour = iflow.get("behaviour") or {"kind": "echo"}
     kind = behaviour.get("kind", "echo")
+    if kind == "forward" and sandbox is not None:
+        from .security_material import forward  # pylint: disable=import-outside-toplevel
+        return forward(sandbox, tenant, behaviour, req)
     delay = float(behaviour.get("seconds", behaviour.get("delay_s", 0)) or 0)
     if delay > 0:
         time.sleep(delay)
@@ -320,7 +323,7 @@ def create_app(sandbox, tenant):
             return tomcat_error(405, {"Allow": ", ".join(methods)})
         mpl = content.start_runtime_mpl(store, tenant, iflow)
         try:
-            response, custom_status = run_behaviour(iflow, request)
+            response, custom_status = run_behaviour(iflow, request, sandbox=sandbox, tenant=tenant)
         except ProcessingError as exc:
             content.finish_runtime_mpl(sandbox, tenant, mpl, "FAILED", error_text=str(exc))
             if servlet == "cxf":

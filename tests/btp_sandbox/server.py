@@ -23,7 +23,7 @@ from .pki import Pki
 from .state import Store, now_iso
 
 LOG = logging.getLogger("btp_sandbox")
-COUNTED_LISTENERS = ("cf", "uaa", "token", "cert-token", "api", "runtime", "apiportal")
+COUNTED_LISTENERS = ("cf", "uaa", "token", "cert-token", "api", "runtime", "apiportal", "destination")
 
 
 class _LazyHandshakeContext(ssl.SSLContext):
@@ -159,7 +159,7 @@ class Sandbox:
         self.connection = None
         self.work_dir = None
         self._own_work_dir = False
-        self.cf_url = self.uaa_url = self.admin_url = ""
+        self.cf_url = self.uaa_url = self.admin_url = self.destination_url = ""
         self.ca_bundle = None
         self.broker = Broker(self)
         self.started = False
@@ -295,6 +295,7 @@ class Sandbox:
         self.cf_url = self._bind("cf", plain)
         self.uaa_url = self._bind("uaa", plain)
         self.admin_url = self._bind("admin", plain if self.config.admin_tls else None)
+        self.destination_url = self._bind("destination", plain)
         for tenant in self.config.tenants:
             tenant.token_base = self._bind("%s/token" % tenant.name, plain)
             tenant.cert_token_base = self._bind("%s/cert-token" % tenant.name, required)
@@ -312,6 +313,7 @@ class Sandbox:
         self.servers["cf"].app = self.instrument(cf_api.create_app(self), "cf")
         self.servers["uaa"].app = self.instrument(uaa.create_app(self), "uaa")
         self.servers["admin"].app = admin.create_app(self)
+        self.servers["destination"].app = self.instrument(self._tenant_app("destination", None, "destination"), "destination")
         for tenant in self.config.tenants:
             self.servers["%s/token" % tenant.name].app = self.instrument(
                 self._tenant_app("xsuaa", tenant, "token", cert=False), "token")
@@ -363,6 +365,7 @@ class Sandbox:
                    "space": first.space if first else None},
             "ca_bundle": self.ca_bundle,
             "admin_url": self.admin_url,
+            "destination_url": self.destination_url,
             "profile": self.config.profile.name,
             "pid": os.getpid(),
             "started_at": now_iso(),

@@ -39,6 +39,7 @@ CF_TYPE = "SAP BTP Cloud Foundry"
 CPI_TYPE = "SAP Cloud Integration service key"
 CA_TYPE = "SAP BTP CA bundle"
 APIM_TYPE = "SAP API Management API portal key"
+DEST_TYPE = "SAP BTP Destination service key"
 
 # injected environment variable -> the module option that reads it through its env fallback
 INJECTED_OPTION = {
@@ -51,6 +52,7 @@ INJECTED_OPTION = {
     "CPI_CLIENT_KEY_PATH": "client_key",
     "SAP_BTP_CA_PATH": "ca_path",
     "APIPORTAL_SERVICE_KEY_PATH": "apiportal_key_path",
+    "SAP_BTP_DESTINATION_SERVICE_KEY_PATH": "destination_service_key_path",
 }
 # env fallbacks the credential types deliberately do not set, and why
 NOT_INJECTED = {
@@ -77,6 +79,9 @@ NOT_INJECTED = {
     "APIPORTAL_CLIENT_SECRET": "composed into the key file; secrets stay out of the environment",
     "APIPORTAL_TOKEN_URL": "composed into the key file",
     "APIPORTAL_URL": "composed into the key file",
+    "SAP_BTP_DESTINATION_SERVICE_KEY": "the key is injected as a 0600 file (SAP_BTP_DESTINATION_SERVICE_KEY_PATH)",
+    "CPI_TARGET_SERVICE_KEY": "the target tenant's api key is a per-destination input (inventory/vault), not a job credential",
+    "CPI_TARGET_SERVICE_KEY_PATH": "see CPI_TARGET_SERVICE_KEY",
 }
 
 
@@ -87,7 +92,10 @@ def module_utils(staged_collection):
     if path not in sys.path:
         sys.path.insert(0, path)
     from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import _api_portal, _cf, _module, _oauth  # pylint: disable=import-outside-toplevel
-    return {"cf": _cf, "module": _module, "oauth": _oauth, "api_portal": _api_portal}
+    from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import (  # pylint: disable=import-outside-toplevel
+        _destination_service, _security_material)
+    return {"cf": _cf, "module": _module, "oauth": _oauth, "api_portal": _api_portal, "destination": _destination_service,
+            "security_material": _security_material}
 
 
 def fallback_envs(spec):
@@ -106,6 +114,8 @@ def all_fallbacks(module_utils):
     specs.update(module_utils["oauth"].cpi_argument_spec())
     specs.update(module_utils["module"].common_argument_spec())
     specs.update(module_utils["api_portal"].apiportal_argument_spec())
+    specs.update(module_utils["destination"].destination_argument_spec())
+    specs.update(module_utils["security_material"].security_material_argument_spec())
     return fallback_envs(specs)
 
 
@@ -138,7 +148,7 @@ SECRET = "s3cr3t+/=:&value"
 
 def test_shipped_types_load_and_validate():
     types = load_credential_types()
-    assert {d["name"] for d in types.values()} == {CF_TYPE, CPI_TYPE, CA_TYPE, APIM_TYPE}
+    assert {d["name"] for d in types.values()} == {CF_TYPE, CPI_TYPE, CA_TYPE, APIM_TYPE, DEST_TYPE}
     for stem, definition in types.items():
         ids = validate_credential_type(definition)
         assert ids, stem
@@ -155,6 +165,7 @@ def test_shipped_types_load_and_validate():
                 "token_url": {}, "url": {}, "certificate": {"multiline": True},
                 "private_key": {"secret": True, "multiline": True}}),
     (CA_TYPE, {"ca_bundle": {"multiline": True}}),
+    (DEST_TYPE, {"service_key": {"secret": True, "multiline": True}}),
 ])
 def test_field_flags(name, expected):
     fields = {f["id"]: f for f in credential_type_by_name(name)["inputs"]["fields"]}
@@ -175,6 +186,26 @@ def test_required_fields():
     # the service key type has alternative input sets, so nothing is required on its own
     assert credential_type_by_name(CPI_TYPE)["inputs"]["required"] == []
     assert credential_type_by_name(CA_TYPE)["inputs"]["required"] == ["ca_bundle"]
+    assert credential_type_by_name(DEST_TYPE)["inputs"]["required"] == ["service_key"]
+
+
+def test_destination_service_key_reaches_the_destination_options(module_utils, tmp_path, monkeypatch):
+    """The injected file is what credentials_store / the lookup read as the Destination service key."""
+    raw = json.dumps({"clientid": "sb-dest!b17|destination-xsappname!b404", "clientsecret": SECRET,
+                      "url": "https://acme-dev.authentication.eu10.hana.ondemand.com",
+                      "uri": "https://destination-configuration.cfapps.eu10.hana.ondemand.com"})
+    injection = inject_credential(credential_type_by_name(DEST_TYPE), {"service_key": raw}, tmp_path)
+    assert set(injection.env) == {"SAP_BTP_DESTINATION_SERVICE_KEY_PATH"}
+    assert SECRET not in json.dumps(injection.env)
+    for name, value in injection.env.items():
+        monkeypatch.setenv(name, value)
+    spec = module_utils["destination"].destination_argument_spec()
+    params = {option: None for option in spec}
+    params["destination_service_key_path"] = os.environ["SAP_BTP_DESTINATION_SERVICE_KEY_PATH"]
+    creds = module_utils["destination"].destination_key(params)
+    assert creds["clientsecret"] == SECRET
+    assert creds["tokenurl"] == "https://acme-dev.authentication.eu10.hana.ondemand.com/oauth/token"
+    assert creds["uri"] == "https://destination-configuration.cfapps.eu10.hana.ondemand.com"
 
 
 @pytest.mark.parametrize("mutate, message", [
