@@ -115,6 +115,12 @@ tenants:
             - type: ansible_vault
               path: $OUT/credentials/demo-orders.vault.yml
               format: yaml
+          smoke_test:
+            endpoints:
+              # the iFlow by its id: status check + endpoint from the OData API (demo-monitoring), then the call
+              - artifact_id: Products_Details
+                body: {productIdentifier: HT-2000}
+                body_contains: HT-2000
         - name: demo-shipping
           plan: integration-flow
           key_type: certificate
@@ -147,7 +153,7 @@ echo "    demo-orders.vault.yml starts with $(head -n 1 "$OUT/credentials/demo-o
 echo "    OpenBao: secret/cloud-integration/demo-shipping with fields: $(bao kv get -format=json secret/cloud-integration/demo-shipping 2>/dev/null \
     | "$PY" -c 'import json,sys; print(", ".join(sorted(json.load(sys.stdin)["data"]["data"])))')"
 
-step "5/6 Smoke test: token, iFlow call POST /http/products/details {\"productIdentifier\": \"HT-2000\"} + MPL, OData read"
+step "5/6 Smoke test: token, iFlow Products_Details by id (runtime status + endpoint) + call {\"productIdentifier\": \"HT-2000\"} + MPL, OData read"
 echo "    \$ ansible-playbook -i demo-output/inventory.yml sap_btp.cloud_integration.smoke_test"
 run_playbook smoke_test > "$WORK/smoke.out"
 echo

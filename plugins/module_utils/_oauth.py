@@ -259,6 +259,40 @@ def resolve_credentials(module, require_url=False, register=True):
     return creds
 
 
+def nested_credentials_spec():
+    """The credential options as suboptions of a dict option, for a second set of credentials in one task (such as
+    the ``api`` key with which iflow_request resolves an endpoint). No environment fallbacks: the ``CPI_*``
+    variables belong to the task's own credentials; O(allow_http) is the task's."""
+    spec = cpi_argument_spec()
+    spec.pop("allow_http")
+    for option in spec.values():
+        option.pop("fallback", None)
+    return spec
+
+
+class _NestedOptions:
+    """What resolve_credentials() needs of a module, for the suboptions of one dict option."""
+
+    def __init__(self, module, option):
+        self.module = module
+        self.params = dict(module.params.get(option) or {})
+        self.params["allow_http"] = module.params.get("allow_http")
+        self.no_log_values = module.no_log_values
+
+    def add_secrets(self, *values):
+        self.module.add_secrets(*values)
+
+
+def resolve_nested_credentials(module, option, require_url=True):
+    """resolve_credentials() for the dict option ``option``; errors name ``option.<suboption>``."""
+    try:
+        creds = resolve_credentials(_NestedOptions(module, option), require_url=require_url)
+    except ParameterError as exc:
+        raise ParameterError("%s.%s" % (option, exc.option) if exc.option else option, exc.reason) from None
+    creds["source"] = "%s.%s" % (option, creds["source"])
+    return creds
+
+
 def check_plan(creds, wanted, purpose):
     """Fail before any request when the key is of the wrong plan (ServiceKeyError names the option)."""
     require_plan(creds, wanted, purpose, option=creds.get("source") or "service_key")
@@ -594,6 +628,8 @@ __all__ = [
     "cpi_argument_spec",
     "token_argument_spec",
     "resolve_credentials",
+    "nested_credentials_spec",
+    "resolve_nested_credentials",
     "check_plan",
     "TokenProvider",
     "verify_signature",

@@ -85,11 +85,13 @@ class ProfileConfig:
     key_s: float = 0.2               # key create / delete
     polling_fraction: float = 0.3    # share of the duration spent in PROCESSING before POLLING
     latency_ms: float = 0.0          # added to every counted request
+    deploy_s: float = 0.3            # build + start of an iFlow deployment (half build, half start)
 
 
 PROFILES = {
     "fast": {"name": "fast", "provisioning_s": 0.2, "deprovisioning_s": 0.2, "key_s": 0.2, "latency_ms": 0.0},
-    "realistic": {"name": "realistic", "provisioning_s": 2.0, "deprovisioning_s": 1.0, "key_s": 1.0, "latency_ms": 30.0},
+    "realistic": {"name": "realistic", "provisioning_s": 2.0, "deprovisioning_s": 1.0, "key_s": 1.0, "latency_ms": 30.0,
+                  "deploy_s": 4.0},
 }
 
 
@@ -192,6 +194,8 @@ class RuntimeConfig:
     missing_role_status: int = 403
     api_token_status: int = 403                   # api-plan token/key on the runtime, unconfirmed (401 or 403)
     tail_log_line: bool = True                    # second line "For more details please check tail log."
+    # added for issue 18 (integration artifacts)
+    unavailable_status: int = 503                 # iFlow whose deployment failed or is starting (issue 18 brief)
 
 
 @dataclass
@@ -201,6 +205,11 @@ class ODataConfig:
     # added for odata.py (helper B)
     bearer_writes_require_csrf: bool = False      # unconfirmed (6.5); field reports say not required
     wrong_plan_status: int = 403                  # integration-flow token on the API, unconfirmed
+    # added for issue 18 (integration artifacts); the roles are unconfirmed apart from the two the reference names
+    service_endpoints_role: str = "MonitoringDataRead"   # unconfirmed role of GET ServiceEndpoints
+    deploy_role: str = "WorkspaceArtifactsDeploy"        # integration-suite-apis.md, roles table
+    deploy_status_role: str = "WorkspaceArtifactsDeploy"  # unconfirmed role of GET BuildAndDeployStatus
+    service_endpoint_protocols: Dict[str, str] = field(default_factory=lambda: {"http": "REST", "cxf": "SOAP"})  # unconfirmed
 
 
 @dataclass

@@ -34,8 +34,10 @@ _DESCRIPTIONS = {
          "disclose that one exists.",
     405: "The method received in the request-line is known by the origin server but not supported by the target "
          "resource.",
+    503: "The server is currently unable to handle the request due to a temporary overload or scheduled maintenance, "
+         "which will likely be alleviated after some delay.",
 }
-_REASONS = {401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed"}
+_REASONS = {401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 503: "Service Unavailable"}
 FAILURE_TEXT = "An internal server error occured: The MPL ID for the failed message is : %s"
 TAIL_LOG_LINE = "For more details please check tail log."
 
@@ -297,6 +299,13 @@ def create_app(sandbox, tenant):
         iflow = find_iflow(iflows, servlet, "/" + address, _cfg(cfg, "case_sensitive_paths", False))
         if iflow is None:
             return tomcat_error(404)
+        content.settle_deployments(store, tenant.name)
+        with store.lock:
+            artifact = content.find_runtime_artifact(store, tenant.name, iflow["id"])
+            status = artifact.get("Status") if artifact is not None else "STARTED"
+        if status != "STARTED":
+            # a failed (ERROR) or starting deployment: the endpoint is unavailable until it is deployed again
+            return tomcat_error(_cfg(cfg, "unavailable_status", 503))
         if principal.plan != "integration-flow":
             return tomcat_error(_cfg(cfg, "api_token_status", 403))
         if iflow.get("role") not in principal.roles:
