@@ -10,8 +10,8 @@ import subprocess
 import sys
 import zlib
 
-PLUGIN_TYPES = ("module", "lookup", "filter", "test", "become", "cache", "callback", "connection", "inventory", "shell",
-                "strategy", "vars")
+# the plugin types a collection's documentation links to (M(), P() of modules, lookups, filters and tests)
+PLUGIN_TYPES = ("module", "lookup", "filter", "test")
 
 
 def builtin_entries():
