@@ -38,7 +38,7 @@ intersphinx_mapping = {
 CONF
 
 cd "$SRC"
-mkdir -m 700 rst
+mkdir -p rst && chmod 700 rst  # antsibull-docs wants it writable only by its owner
 antsibull-docs --config-file antsibull-docs.cfg collection --use-current --fail-on-error --cleanup everything \
     --dest-dir rst "$COLLECTION"
 rm -rf "$OUT"
