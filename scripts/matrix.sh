@@ -5,7 +5,8 @@
 # sandbox, the whole e2e suite, lint) run only there.
 #
 # Each release gets its own venv in .venv-matrix/core-X.Y, built from requirements-dev.txt with that ansible-core
-# (without the tools that need the newest core: ansible-lint, galaxy-importer, antsibull-docs, ansible-builder). A venv
+# (without the tools that need the newest core or only build docs: ansible-lint, galaxy-importer, antsibull-docs, Sphinx,
+# ansible-builder). A venv
 # is reused while requirements-dev.txt and the release are unchanged, so only the first run pays for the installs;
 # ansible-test caches its own sanity venvs under ~/.ansible/test.
 # MATRIX_CORES="2.18.19" limits the run; MATRIX_SUITES="units e2e" picks suites (default: sanity units e2e).
@@ -37,7 +38,7 @@ ensure_venv() {
     echo "creating $venv (ansible-core $core)" >&2
     rm -rf "$venv"
     "$PYTHON" -m venv "$venv" >&2 || return 1
-    grep -vE '^(ansible-core|ansible-lint|galaxy-importer|antsibull-docs|sphinx-ansible-theme|ansible-builder)==' \
+    grep -vE '^(ansible-core|ansible-lint|galaxy-importer|antsibull-docs|Sphinx|sphinx-ansible-theme|ansible-pygments|ansible-builder)==' \
         "$ROOT/requirements-dev.txt" > "$venv/requirements.txt"
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$venv/requirements.txt" "ansible-core==$core" >&2 \
         || return 1
