@@ -28,12 +28,12 @@ SRC=$WORK/src
 mkdir -m 700 "$SRC"
 antsibull-docs sphinx-init --use-current --dest-dir "$SRC" "$COLLECTION" > "$WORK/sphinx-init.log"
 python "$ROOT/scripts/docs_inventory.py" "$ROOT/docs/site/ansible_labels.txt" "$SRC/ansible_devel.inv"
-cat >> "$SRC/conf.py" <<'CONF'
+cat >> "$SRC/conf.py" <<CONF
 
 # scripts/docs.sh: offline build. The Ansible inventory is a local file (see scripts/docs_inventory.py); the Python
 # and Jinja2 inventories are not used by the collection's pages and are left out rather than downloaded.
 intersphinx_mapping = {
-    'ansible_devel': ('https://docs.ansible.com/projects/ansible/devel/', 'ansible_devel.inv'),
+    'ansible_devel': ('https://docs.ansible.com/projects/ansible/devel/', '$SRC/ansible_devel.inv'),
 }
 CONF
 
