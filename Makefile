@@ -24,7 +24,7 @@ test: $(STAMP)
 sanity units sandbox-tests integration lint docs-lint changelog-lint galaxy-importer: $(STAMP)
 	@scripts/test.sh $@
 
-# sanity, units and the e2e role suite under ansible-core 2.17 and 2.18 (venvs cached in .venv-matrix/)
+# sanity, units and the e2e role suite under ansible-core 2.17 and 2.18 (venvs cached in ~/.cache/sap_btp.cloud_integration/venv-matrix/)
 test-matrix: $(STAMP)
 	@scripts/test.sh matrix
 
@@ -39,4 +39,4 @@ build: $(STAMP)
 	$(VENV)/bin/ansible-galaxy collection build --force --output-path build/
 
 clean:
-	rm -rf build tests/output .stage .venv-matrix
+	rm -rf build tests/output .stage

@@ -4,7 +4,8 @@
 # requirements-dev.txt) runs every suite in .venv as the other steps of `make test`; the heavy suites (integration,
 # sandbox, the whole e2e suite, lint) run only there.
 #
-# Each release gets its own venv in .venv-matrix/core-X.Y, built from requirements-dev.txt with that ansible-core
+# Each release gets its own venv (core-X.Y in ~/.cache/sap_btp.cloud_integration/venv-matrix/), built from
+# requirements-dev.txt with that ansible-core
 # (without the tools that need the newest core or only build docs: ansible-lint, galaxy-importer, antsibull-docs, Sphinx,
 # ansible-builder). A venv is reused while requirements-dev.txt and the release are unchanged, so only the first run
 # pays for the installs;
@@ -16,7 +17,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PYTHON=${PYTHON:-python3}
 CORES=${MATRIX_CORES:-2.17.14 2.18.19}
 SUITES=${MATRIX_SUITES:-sanity units e2e}
-BASE=$ROOT/.venv-matrix
+# Outside the work tree, so that a fresh clone (as CI makes) reuses them; MATRIX_VENV_DIR moves them.
+BASE=${MATRIX_VENV_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/sap_btp.cloud_integration/venv-matrix}
 OUT=$ROOT/tests/output
 STAGE_ROOT=${STAGE_BASE:-${TMPDIR:-/tmp}/sap_btp_ci_$(id -u)_$(printf %s "$ROOT" | md5sum | cut -c1-8)}/matrix
 mkdir -p "$BASE" "$OUT"
@@ -26,7 +28,7 @@ declare -a SUMMARY=()
 FAILED=0
 
 ensure_venv() {
-    # ensure_venv CORE: creates or reuses .venv-matrix/core-X.Y for ansible-core CORE; prints its path
+    # ensure_venv CORE: creates or reuses $BASE/core-X.Y for ansible-core CORE; prints its path
     local core=$1 venv stamp want
     venv=$BASE/core-${core%.*}
     stamp=$venv/.installed
