@@ -5,11 +5,10 @@
 # sandbox, the whole e2e suite, lint) run only there.
 #
 # Each release gets its own venv (core-X.Y in ~/.cache/sap_btp.cloud_integration/venv-matrix/), built from
-# requirements-dev.txt with that ansible-core
-# (without the tools that need the newest core or only build docs: ansible-lint, galaxy-importer, antsibull-docs, Sphinx,
-# ansible-builder). A venv is reused while requirements-dev.txt and the release are unchanged, so only the first run
-# pays for the installs;
-# ansible-test caches its own sanity venvs under ~/.ansible/test.
+# requirements-dev.txt with that ansible-core, without the tools that need the newest core or only build docs
+# (ansible-lint, galaxy-importer, antsibull-docs, Sphinx, ansible-builder). A venv is reused while requirements-dev.txt
+# and the release are unchanged, so only the first run pays for the installs; ansible-test caches its own sanity venvs
+# under ~/.ansible/test.
 # MATRIX_CORES="2.18.19" limits the run; MATRIX_SUITES="units e2e" picks suites (default: sanity units e2e).
 set -uo pipefail
 
