@@ -62,7 +62,7 @@ COLLECTIONS=$WORK/collections
 DEST=$COLLECTIONS/ansible_collections/sap_btp/cloud_integration
 mkdir -p "$DEST"
 tar -C "$ROOT" -cf - \
-    --exclude=./.git --exclude=./.venv --exclude=./tests/output --exclude=./build --exclude=./.stage \
+    --exclude=./.git --exclude=./.venv --exclude=./.venv-matrix --exclude=./tests/output --exclude=./build --exclude=./.stage \
     --exclude=./benchmarks/output --exclude=./demo-output \
     --exclude='__pycache__' --exclude='.pytest_cache' --exclude='*.pyc' --exclude='*.tar.gz' . | tar -C "$DEST" -xf -
 echo "    $DEST"
@@ -213,7 +213,7 @@ print("    API provider %s created in API Management: %s://%s:%s%s, %s, client %
 PYEOF
 
 step "4/6 Where the credentials went"
-ls -l "$OUT/credentials" | sed -n '2,$p' | awk '{ print "    " $1 "  " $NF }'
+find "$OUT/credentials" -mindepth 1 -maxdepth 1 -printf '    %M  %f\n' | sort -k2
 echo "    demo-orders.vault.yml starts with $(head -n 1 "$OUT/credentials/demo-orders.vault.yml")   (ansible-vault view to decrypt)"
 echo "    OpenBao: secret/cloud-integration/demo-shipping with fields: $(bao kv get -format=json secret/cloud-integration/demo-shipping 2>/dev/null \
     | "$PY" -c 'import json,sys; print(", ".join(sorted(json.load(sys.stdin)["data"]["data"])))')"

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: credentials
 short_description: Read a stored SAP Cloud Integration service key back, in normalised form
-version_added: 0.1.0
+version_added: 1.0.0
 author:
   - sap_btp.cloud_integration contributors (@sap-btp-community)
 description:

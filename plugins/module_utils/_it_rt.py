@@ -261,8 +261,8 @@ def build_key_parameters(key_type, validity_days=None, key_length=None, certific
         for option, value in (("validity_days", validity_days), ("key_length", key_length), ("certificate", certificate_pem)):
             if value is not None:
                 raise ParameterError(option, "does not apply to key_type 'client_secret' (only to certificate keys)")
-    if validity_days is not None and (isinstance(validity_days, bool) or not isinstance(validity_days, int)
-                                      or not VALIDITY_DAYS_MIN <= validity_days <= VALIDITY_DAYS_MAX):
+    not_an_int = isinstance(validity_days, bool) or not isinstance(validity_days, int)
+    if validity_days is not None and (not_an_int or not VALIDITY_DAYS_MIN <= validity_days <= VALIDITY_DAYS_MAX):
         raise ParameterError("validity_days", "must be between %d and %d days, got %r" % (VALIDITY_DAYS_MIN, VALIDITY_DAYS_MAX, validity_days))
     if key_length is not None and key_length not in KEY_LENGTHS:
         raise ParameterError("key_length", "must be one of %s, got %r" % (", ".join(str(n) for n in KEY_LENGTHS), key_length))

@@ -155,8 +155,8 @@ class IflowCaller:
                 self.token_refreshed = True
                 auth_headers = {"Authorization": "Bearer " + self.token_source(True)}
                 response = self._send(method, url, headers, data, auth_headers, extra)
-            if (self.csrf and response.status_code == 403 and method not in SAFE_METHODS
-                    and (response.headers.get("X-CSRF-Token") or "").lower() == "required"):
+            csrf_required = (response.headers.get("X-CSRF-Token") or "").lower() == "required"
+            if self.csrf and response.status_code == 403 and method not in SAFE_METHODS and csrf_required:
                 self.csrf_handshake = True
                 fetch_headers = {"X-CSRF-Token": "Fetch"}
                 fetch = self._send("GET", url, fetch_headers, None, auth_headers, extra)

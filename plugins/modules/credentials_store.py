@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: credentials_store
 short_description: Deliver an SAP Cloud Integration service key to a file, a vault, a BTP destination or security material
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Writes the service key of a Process Integration Runtime (C(it-rt)) instance to one destination per task,
     idempotently, without showing a secret in the task output, in a diff or in an error.

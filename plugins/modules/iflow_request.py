@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: iflow_request
 short_description: Call an SAP Cloud Integration iFlow endpoint and report its message processing log id
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Sends a request to an iFlow endpoint on the runtime (C(-rt)) host of an V(integration-flow) service key, with
     an OAuth token from the shared token cache, Basic client id/secret, or the key's client certificate.

@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: message_processing_log_info
 short_description: Find SAP Cloud Integration message processing logs and wait for their status
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - >-
     Reads message processing logs (MPLs) through the Cloud Integration OData API with an V(api) service key

@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: oauth_token
 short_description: Get an OAuth client-credentials token for SAP Cloud Integration, with a shared token cache
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Requests an access token from the XSUAA token endpoint of an C(it-rt) service key (plan V(api) or
     V(integration-flow)) with the client-credentials grant.

@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: odata_request
 short_description: Read and write the SAP Cloud Integration OData API (/api/v1), with paging
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - >-
     Generic access to the Cloud Integration OData API v1 (OData V2) of an V(api) service key: an entity set, a key

@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: service_instance
 short_description: Manage Process Integration Runtime (it-rt) service instances on Cloud Foundry
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Creates, updates and deletes a managed service instance in a Cloud Foundry space through the Cloud Controller
     v3 API; made for the C(it-rt) offering (Process Integration Runtime), whose instances are the OAuth clients of
