@@ -23,7 +23,9 @@ author:
   - sap_btp.cloud_integration contributors (@sap-btp-community)
 extends_documentation_fragment:
   - sap_btp.cloud_integration.cpi_credentials
+  - sap_btp.cloud_integration.cpi_credentials.CF_REFERENCE_KEY
   - sap_btp.cloud_integration.cpi_credentials.TOKEN
+  - sap_btp.cloud_integration.cf_connection
   - sap_btp.cloud_integration.common
   - sap_btp.cloud_integration.attributes
   - sap_btp.cloud_integration.attributes.ACTION_GROUP
@@ -175,13 +177,12 @@ endpoint:
 """
 
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._errors import ParameterError, safe_url
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._credentials import argument_spec as credentials_argument_spec
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._credentials import module_kwargs as credentials_module_kwargs
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._credentials import resolve
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._module import CloudIntegrationModule
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._oauth import (
-    CPI_MUTUALLY_EXCLUSIVE,
     PLAN_IFLOW,
-    check_plan,
-    cpi_argument_spec,
-    resolve_credentials,
     token_argument_spec,
     token_provider,
 )
@@ -202,8 +203,7 @@ def call(module):
     params = module.params
     if params["retries"] < 0:
         raise ParameterError("retries", "must be 0 or more")
-    creds = resolve_credentials(module, require_url=True)
-    check_plan(creds, PLAN_IFLOW, "an iFlow call (iflow_request)")
+    creds = resolve(module, require_url=True, plan=PLAN_IFLOW, purpose="an iFlow call (iflow_request)")
     url = iflow_url(creds["url"], path=params.get("path"))
     method = params["method"]
     changed = method not in SAFE_METHODS
@@ -249,7 +249,7 @@ def call(module):
 
 
 def main():
-    spec = cpi_argument_spec()
+    spec = credentials_argument_spec()
     spec.update(token_argument_spec())
     spec.update(
         path=dict(type="str"),
@@ -266,8 +266,8 @@ def main():
     )
     module = CloudIntegrationModule(
         argument_spec=spec,
-        mutually_exclusive=CPI_MUTUALLY_EXCLUSIVE + [("body", "src")],
         supports_check_mode=True,
+        **credentials_module_kwargs(mutually_exclusive=[("body", "src")])
     )
     result = module.run(call, module)
     if result.pop("failed", False):

@@ -79,8 +79,8 @@ def module_utils(staged_collection):
     path = str(staged_collection)
     if path not in sys.path:
         sys.path.insert(0, path)
-    from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import _cf, _module, _oauth  # pylint: disable=import-outside-toplevel
-    return {"cf": _cf, "module": _module, "oauth": _oauth}
+    from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import _cf, _credentials, _module, _oauth  # pylint: disable=import-outside-toplevel
+    return {"cf": _cf, "credentials": _credentials, "module": _module, "oauth": _oauth}
 
 
 def fallback_envs(spec):
@@ -96,7 +96,7 @@ def fallback_envs(spec):
 def all_fallbacks(module_utils):
     specs = {}
     specs.update(module_utils["cf"].cf_argument_spec())
-    specs.update(module_utils["oauth"].cpi_argument_spec())
+    specs.update(module_utils["credentials"].argument_spec(cf=False))
     specs.update(module_utils["module"].common_argument_spec())
     return fallback_envs(specs)
 
@@ -294,7 +294,7 @@ def test_external_certificate_key_plus_private_key(tmp_path):
 # what is injected is what the modules read
 
 class _FakeModule:
-    """Just enough of CloudIntegrationModule for resolve_credentials() and CfClient.from_module()."""
+    """Just enough of CloudIntegrationModule for _credentials.resolve() and CfClient.from_module()."""
 
     def __init__(self, params):
         self.params = params
@@ -324,7 +324,7 @@ def _validate(module_utils, spec, env, monkeypatch, **kwargs):
 
 def _cpi_spec(module_utils):
     spec = module_utils["module"].common_argument_spec()
-    spec.update(module_utils["oauth"].cpi_argument_spec())
+    spec.update(module_utils["credentials"].argument_spec(cf=False))
     return spec
 
 
@@ -341,10 +341,10 @@ def test_modules_read_the_injected_service_key(variant, module_utils, tmp_path, 
     }[variant]
     injection = inject_credential(credential_type_by_name(CPI_TYPE), inputs, tmp_path)
     params = _validate(module_utils, _cpi_spec(module_utils), injection.env, monkeypatch,
-                       mutually_exclusive=module_utils["oauth"].CPI_MUTUALLY_EXCLUSIVE)
+                       mutually_exclusive=module_utils["credentials"].mutually_exclusive())
     assert params["service_key_path"] == injection.files["service_key"]
     module = _FakeModule(params)
-    creds = module_utils["oauth"].resolve_credentials(module, require_url=True)
+    creds = module_utils["credentials"].resolve(module, require_url=True)
     assert creds["clientid"] == client_id
     assert creds["tokenurl"] == TOKEN_URL and creds["url"] == RT_URL
     if variant in ("whole_json", "fields"):
