@@ -163,7 +163,7 @@ def load_pem(value, option, marker):
     if "-----BEGIN" not in text:
         path = os.path.expanduser(text)
         if not os.path.isfile(path):
-            raise ParameterError(option, "expected PEM text or the path of a readable PEM file")
+            raise ParameterError(option, "expected PEM text or the path of a readable PEM file; %s is not a file" % path)
         try:
             with open(path, "r", encoding="utf-8") as handle:
                 text = handle.read()

@@ -132,7 +132,7 @@ class CredentialsStore:
         options = _render_options(self.params)
         outputs = _formats.render(fmt, raw, creds, path, options)
         for item in outputs:
-            _secret_io.check_writable(item["path"])
+            _secret_io.check_writable(item["path"], module=self.module)
         existing = [_secret_io.read_file(item["path"]) for item in outputs]
         content_changed = []
         for item, current in zip(outputs, existing):
@@ -188,7 +188,7 @@ class CredentialsStore:
         if phase == "read":
             raw, creds = resolve_key(self.module)
             outputs = _formats.render(fmt, raw, creds, path, _render_options(self.params))
-            _secret_io.check_writable(path)
+            _secret_io.check_writable(path, module=self.module)
             result = self._base_result(fmt, raw, creds, [path])
             result.update(changed=False, vault_transfer={"plaintext": _b64(outputs[0]["content"]), "existing": _b64(_secret_io.read_file(path))})
             return result

@@ -261,9 +261,10 @@ EXAMPLES = r"""
     format: postman
     path: "{{ lookup('ansible.builtin.env', 'HOME') }}/postman/cpi-orders.postman_environment.json"
 
-- name: Remove the secret, all versions
+- name: Remove the secret, all versions (the vault token from VAULT_TOKEN)
   sap_btp.cloud_integration.credentials_store:
     destination: hashicorp_vault
+    url: https://openbao.example.com:8200
     path: cpi/orders
     state: absent
     destroy: true

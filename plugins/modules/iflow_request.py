@@ -116,6 +116,16 @@ EXAMPLES = r"""
     mpl_id: "{{ call.mpl_id }}"
     wait_for: [COMPLETED]
 
+- name: Call an iFlow with nothing but the CF connection and two names (no secret becomes a play variable)
+  sap_btp.cloud_integration.iflow_request:
+    cf_api: https://api.cf.eu10.hana.ondemand.com
+    org: acme-org
+    space: dev
+    instance: orders-sender
+    key: orders-sender-key
+    path: /orders
+    body: {orderId: 4712}
+
 - name: SOAP iFlow with the key's client certificate
   sap_btp.cloud_integration.iflow_request:
     service_key_path: /etc/cpi/iflow-cert-key.json

@@ -56,9 +56,14 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Get a token with a client-secret key (cached across tasks and forks)
+- name: Read the client-secret key of an iFlow client, downloaded from the cockpit
+  ansible.builtin.set_fact:
+    iflow_key: "{{ lookup('ansible.builtin.file', 'keys/iflow-key.json') | from_json }}"
+  no_log: true
+
+- name: Get a token with it (cached across tasks and forks)
   sap_btp.cloud_integration.oauth_token:
-    service_key: "{{ lookup('ansible.builtin.file', 'keys/iflow-key.json') }}"
+    service_key: "{{ iflow_key }}"
   register: token
   no_log: true
 
@@ -70,6 +75,24 @@ EXAMPLES = r"""
       Authorization: "Bearer {{ token.access_token }}"
     body_format: json
     body: {id: 1}
+
+- name: Token for a key read through Cloud Foundry (the CF connection usually comes from module_defaults)
+  sap_btp.cloud_integration.oauth_token:
+    cf_api: https://api.cf.eu10.hana.ondemand.com
+    org: acme-org
+    space: dev
+    instance: orders-sender
+    key: orders-sender-key
+  register: token
+  no_log: true
+
+- name: Token for a key stored earlier by credentials_store in an Ansible Vault file
+  sap_btp.cloud_integration.oauth_token:
+    stored:
+      source: ansible_vault
+      path: group_vars/all/cpi_orders.vault.yml
+  register: token
+  no_log: true
 
 - name: Token with an SAP-generated certificate key (mTLS on the .cert. token host)
   sap_btp.cloud_integration.oauth_token:
