@@ -5,7 +5,7 @@ VENV := $(CURDIR)/.venv
 VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test venv sanity units sandbox-tests integration lint bench build clean
+.PHONY: demo test venv sanity units sandbox-tests integration lint bench build clean sandbox
 
 venv: $(STAMP)
 
@@ -23,6 +23,10 @@ test: $(STAMP)
 
 sanity units sandbox-tests integration lint: $(STAMP)
 	@scripts/test.sh $@
+
+# The BTP sandbox and OpenBao in the foreground, with a stable CA path and stable ports (docs/sandbox.md). Ctrl-C stops them.
+sandbox: $(STAMP)
+	@$(VPY) scripts/sandbox.py $(SANDBOX_ARGS)
 
 bench: $(STAMP)
 	@scripts/bench.sh $(BENCH_ARGS)

@@ -74,3 +74,11 @@ def test_rotation_plan_warns_and_secret_expiry_shows_no_days_left(e2e, run_playb
     cells = [cell.strip() for cell in row.split("|")]
     assert cells[6] == "-" and cells[7] == "-", row  # expires, days left: a secret does not expire
     assert "secret rotation due in 180 day(s)" in row or "secret rotation due in 179 day(s)" in row, row
+
+
+def test_demo_inventory_keeps_its_ca_bundle():
+    """demo-output/inventory.yml must not point at the sandbox's temporary CA file, which vanishes with the demo."""
+    script = (REPO_ROOT / "scripts" / "demo.sh").read_text(encoding="utf-8")
+    assert 'cp "$(json \'d["sandbox"]["ca_bundle"]\')" "$OUT/ca-bundle.pem"' in script
+    assert "CA_BUNDLE=$OUT/ca-bundle.pem" in script
+    assert "cloud_integration_ca_path: $CA_BUNDLE" in script.split("cat > \"$INVENTORY\"", 1)[1]
