@@ -71,8 +71,8 @@ def inventory_text(connection, vault_addr):
         "",
         "# --- environment: hashicorp_vault destinations; the CF_* fallbacks (demo-output/inventory.yml uses them) ---",
         "export VAULT_ADDR=%s VAULT_TOKEN=%s" % (vault_addr, VAULT_TOKEN),
-        "export CF_API=%s CF_USERNAME=%s CF_PASSWORD='%s'" % (connection["cf"]["api_url"], connection["cf"]["username"],
-                                                             connection["cf"]["password"]),
+        "export CF_API=%s CF_USERNAME=%s CF_PASSWORD='%s'" % (
+            connection["cf"]["api_url"], connection["cf"]["username"], connection["cf"]["password"]),
     ]
     return "\n".join(lines)
 
@@ -152,8 +152,8 @@ def main(argv=None):
             connection = json.load(handle)
         print("BTP sandbox and%s OpenBao are running (data and CA in %s). Ctrl-C stops them.\n" % ("" if not args.no_vault else " no", directory))
         print(inventory_text(connection, vault_addr), flush=True)
-        print("\nCloud Foundry user: %s / %s   admin API: %s" % (connection["cf"]["username"], connection["cf"]["password"],
-                                                               connection["admin_url"]), flush=True)
+        print("\nCloud Foundry user: %s / %s   admin API: %s" % (
+            connection["cf"]["username"], connection["cf"]["password"], connection["admin_url"]), flush=True)
         while True:
             for name, process in processes.items():
                 if process.poll() is not None:

@@ -245,7 +245,7 @@ def test_key_that_does_not_match_the_certificate_fails_before_any_request():
         _credentials.resolve(FakeModule(service_key=cert_key(external=True), client_key=other_key))
     with pytest.raises(ParameterError, match="cannot be loaded"):
         _credentials.resolve(FakeModule(client_id=RT_CLIENT, token_url=TOKEN_URL, client_cert=CERT_PEM,
-                                              client_key="-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n"))
+                                        client_key="-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n"))
 
 
 def test_plain_http_urls_need_an_explicit_opt_in():
@@ -255,7 +255,7 @@ def test_plain_http_urls_need_an_explicit_opt_in():
     with pytest.raises(ParameterError, match="url: .*allow_http"):
         _credentials.resolve(FakeModule(service_key=rt_key(), url="http://127.0.0.1:8081"))
     creds = _credentials.resolve(FakeModule(client_id=RT_CLIENT, client_secret=SECRET, token_url=http_token_url,
-                                                  allow_http=True))
+                                            allow_http=True))
     assert creds["tokenurl"] == http_token_url
 
 

@@ -261,7 +261,8 @@ def test_batch_invalid_item_fails_before_any_request(batch_fake, capsys):
     ({"name": "b-bad", "plan": "api", "roles": ["MonitoringDataReed"]},
      "instances[1] 'b-bad': roles: 'MonitoringDataReed' is not a role of plan 'api'; did you mean 'MonitoringDataRead'? Valid roles"),
     ({"name": "b-bad", "token_validity": 3599}, "instances[1] 'b-bad': token_validity: must be between 3600 and 86400 seconds"),
-    ({"name": "b-bad", "parameters": {"roles": ["ESBMessaging.send"], "scopes": ["x"]}}, "instances[1] 'b-bad': parameters: unknown it-rt parameter(s) 'scopes'"),
+    ({"name": "b-bad", "parameters": {"roles": ["ESBMessaging.send"], "scopes": ["x"]}},
+     "instances[1] 'b-bad': parameters: unknown it-rt parameter(s) 'scopes'"),
     ({"name": "b-1"}, "instances[1] 'b-1': name 'b-1' is listed twice"),
     ({"name": "b,2"}, "instances[1] 'b,2': name: 'b,2' contains a comma"),
 ])
