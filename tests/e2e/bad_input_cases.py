@@ -99,7 +99,7 @@ CASES = [
          ["service_key_path", "expected a service key object", "list"], "Pass the key object (`{\"oauth\": {...}}`), not a list of keys."),
     Case("key-missing-file", "service key", "service_key_path that does not exist", "oauth_token",
          dict(CA, service_key_path="{{ w }}/no-such-key.json"),
-         ["service_key_path", "cannot read", "No such file"], "Check the path; the lookup or task that writes the key must run first."),
+         ["service_key_path", "the key file", "does not exist"], "Check the path; the lookup or task that writes the key must run first."),
     Case("key-oauth-missing-fields", "service key", "`oauth` block without clientsecret/tokenurl", "oauth_token",
          dict(CA, service_key_path="{{ keys.missing_fields }}"),
          ["service_key_path", "lacks", "tokenurl"], "Copy the complete key; every key has clientid, tokenurl and url plus clientsecret or certificate."),
