@@ -130,7 +130,13 @@ def main(argv=None):
         for log in logs:
             log.close()
 
-    signal.signal(signal.SIGTERM, lambda *a: (_ for _ in ()).throw(KeyboardInterrupt()))
+    def interrupt(*_args):
+        raise KeyboardInterrupt()
+
+    # Ctrl-C (SIGINT) and SIGTERM stop both services; SIGINT is set explicitly because a shell that starts this in the
+    # background makes it ignore SIGINT
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
     try:
         sandbox_log = open(os.path.join(directory, "sandbox.log"), "ab")
         logs.append(sandbox_log)
