@@ -1,0 +1,290 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) sap_btp.cloud_integration contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: iflow_request
+short_description: Call an SAP Cloud Integration iFlow endpoint and report its message processing log id
+version_added: 0.1.0
+description:
+  - Sends a request to an iFlow endpoint on the runtime (C(-rt)) host of an V(integration-flow) service key, with
+    an OAuth token from the shared token cache, Basic client id/secret, or the key's client certificate.
+  - >-
+    Performs the CSRF handshake of the HTTPS sender adapter when the endpoint answers 403 with
+    C(X-CSRF-Token: required).
+  - Returns the message processing log (MPL) id from the C(sap_messageprocessinglogid) header, or from the body of
+    a failed (500) call, so the message can be followed with M(sap_btp.cloud_integration.message_processing_log_info).
+  - An V(api) key fails before any request, with a message that explains the two plans.
+author:
+  - sap_btp.cloud_integration contributors (@sap-btp-community)
+extends_documentation_fragment:
+  - sap_btp.cloud_integration.cpi_credentials
+  - sap_btp.cloud_integration.cpi_credentials.CF_REFERENCE_KEY
+  - sap_btp.cloud_integration.cpi_credentials.TOKEN
+  - sap_btp.cloud_integration.cf_connection
+  - sap_btp.cloud_integration.common
+  - sap_btp.cloud_integration.attributes
+  - sap_btp.cloud_integration.attributes.ACTION_GROUP
+options:
+  path:
+    description:
+      - The endpoint address relative to the runtime URL of the key (or O(url)), for example V(/orders) or
+        V(/http/orders). C(/http) is added when the path starts with neither C(/http/) nor C(/cxf/) (SOAP senders).
+      - Without O(path), O(url) must be the full endpoint URL (for example C(https://<tenant>-rt.../http/orders)),
+        which is used as given.
+    type: str
+  method:
+    description: The HTTP method.
+    type: str
+    default: POST
+    choices: [GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS]
+  body:
+    description:
+      - The request body. A dictionary or list is sent as JSON; a string as given (see O(body_format)).
+      - Mutually exclusive with O(src).
+    type: raw
+  body_format:
+    description:
+      - V(auto) sends dictionaries and lists as JSON and strings as text; V(json) sends the body (or the file of
+        O(src)) as JSON, validating a string body; V(raw) sends a string as given.
+      - A C(Content-Type) in O(headers) always wins.
+    type: str
+    choices: [auto, json, raw]
+    default: auto
+  src:
+    description: Path of a file whose content is sent as the body.
+    type: path
+  headers:
+    description: Extra request headers, for example C(Content-Type) or C(SOAPAction).
+    type: dict
+    default: {}
+  correlation_id:
+    description:
+      - Sent as C(SAP_MplCorrelationId), so that the message processing log carries this correlation id (the
+        iFlow must allow the header).
+    type: str
+  auth:
+    description:
+      - V(oauth) sends a bearer token from the shared token cache (fetched with the key's secret or certificate).
+      - V(basic) sends the key's client id and secret directly (documented by SAP, not recommended for production).
+      - V(certificate) presents the key's client certificate to the runtime (mTLS), without a token.
+    type: str
+    choices: [oauth, basic, certificate]
+    default: oauth
+  csrf:
+    description: Perform the CSRF handshake when the endpoint asks for it (403 with C(X-CSRF-Token) V(required)).
+    type: bool
+    default: true
+  status_code:
+    description: The status codes that count as success; any other status fails the task (the result still holds it).
+    type: list
+    elements: int
+    default: [200, 201, 202, 204]
+  retries:
+    description:
+      - How often a request is retried on 429, 502, 503, 504 or a connection error, with backoff and jitter.
+      - Only idempotent methods (GET, HEAD, OPTIONS, PUT, DELETE) are re-sent after they may have reached the
+        iFlow; a POST or PATCH is repeated only when it provably was not received (connection refused, 429).
+    type: int
+    default: 3
+attributes:
+  check_mode:
+    support: partial
+    details: In check mode the credentials and the plan are checked, but nothing is sent (every call of an iFlow
+      processes a message).
+  diff_mode:
+    support: none
+notes:
+  - The task reports C(changed) for methods other than GET, HEAD and OPTIONS, since the iFlow processes a message.
+"""
+
+EXAMPLES = r"""
+- name: Post an order to an iFlow (OAuth token from the shared cache, CSRF handled)
+  sap_btp.cloud_integration.iflow_request:
+    service_key: "{{ iflow_key }}"
+    path: /orders
+    body: {orderId: 4711}
+  register: call
+
+- name: Follow the message processing log of that call
+  sap_btp.cloud_integration.message_processing_log_info:
+    service_key: "{{ api_key }}"
+    mpl_id: "{{ call.mpl_id }}"
+    wait_for: [COMPLETED]
+
+- name: Call an iFlow with nothing but the CF connection and two names (no secret becomes a play variable)
+  sap_btp.cloud_integration.iflow_request:
+    cf_api: https://api.cf.eu10.hana.ondemand.com
+    org: acme-org
+    space: dev
+    instance: orders-sender
+    key: orders-sender-key
+    path: /orders
+    body: {orderId: 4712}
+
+- name: SOAP iFlow with the key's client certificate
+  sap_btp.cloud_integration.iflow_request:
+    service_key_path: /etc/cpi/iflow-cert-key.json
+    path: /cxf/soap/echo
+    auth: certificate
+    src: files/request.xml
+    headers:
+      Content-Type: text/xml; charset=utf-8
+
+- name: A call that is expected to fail, keeping the MPL id
+  sap_btp.cloud_integration.iflow_request:
+    service_key: "{{ iflow_key }}"
+    path: /fail
+    status_code: [500]
+  register: failed_call
+"""
+
+RETURN = r"""
+status:
+  description: The HTTP status of the answer.
+  returned: when a request was sent
+  type: int
+  sample: 200
+headers:
+  description: The response headers, names in lower case.
+  returned: when a request was sent
+  type: dict
+body:
+  description: The response body, decoded when it is JSON, else text.
+  returned: when a request was sent
+  type: raw
+content_type:
+  description: The C(Content-Type) of the answer.
+  returned: when a request was sent
+  type: str
+mpl_id:
+  description: The message processing log id, from the C(sap_messageprocessinglogid) header or the 500 body; null if
+    the call created no message (authentication, 404).
+  returned: when a request was sent
+  type: str
+  sample: AGpyvUXKUZJ-xCKXdYXps-l8FDTq
+correlation_id:
+  description: The MPL correlation id (C(sap_mplcorrelationid) header, or the O(correlation_id) sent).
+  returned: when a request was sent
+  type: str
+elapsed:
+  description: Seconds the call took, including a token fetch or CSRF handshake.
+  returned: when a request was sent
+  type: float
+csrf_handshake:
+  description: Whether a CSRF token was fetched because the endpoint asked for it.
+  returned: when a request was sent
+  type: bool
+endpoint:
+  description: The endpoint URL called (without query string).
+  returned: always
+  type: str
+  sample: https://acme-dev.it-cpi018-rt.cfapps.eu10-003.hana.ondemand.com/http/orders
+"""
+
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._errors import ParameterError, safe_url
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._credentials import argument_spec as credentials_argument_spec
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._credentials import module_kwargs as credentials_module_kwargs
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._credentials import resolve
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._module import CloudIntegrationModule
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._oauth import (
+    PLAN_IFLOW,
+    token_argument_spec,
+    token_provider,
+)
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._runtime import (
+    CORRELATION_HEADER,
+    CORRELATION_REQUEST_HEADER,
+    SAFE_METHODS,
+    IflowCaller,
+    encode_body,
+    failure_message,
+    iflow_url,
+    mpl_id_from,
+    parse_body,
+)
+
+
+def call(module):
+    params = module.params
+    if params["retries"] < 0:
+        raise ParameterError("retries", "must be 0 or more")
+    creds = resolve(module, require_url=True, plan=PLAN_IFLOW, purpose="an iFlow call (iflow_request)")
+    url = iflow_url(creds["url"], path=params.get("path"))
+    method = params["method"]
+    changed = method not in SAFE_METHODS
+    result = {"changed": changed, "endpoint": safe_url(url)}
+    headers = dict(params["headers"] or {})
+    data, content_type = encode_body(params.get("body"), params["body_format"], params.get("src"), headers)
+    if content_type and not any(name.lower() == "content-type" for name in headers):
+        headers["Content-Type"] = content_type
+    if params.get("correlation_id"):
+        headers[CORRELATION_REQUEST_HEADER] = params["correlation_id"]
+    http = module.http(retries=params["retries"])
+    provider = token_provider(module, creds, http=http) if params["auth"] == "oauth" else None
+
+    def token_source(refresh):
+        if refresh:
+            provider.invalidate()
+        entry = provider.token()
+        module.redactor.add(entry["access_token"])
+        return entry["access_token"]
+
+    caller = IflowCaller(http, creds, auth=params["auth"], token_source=token_source, csrf=params["csrf"])
+    caller.check()
+    if module.check_mode:
+        result["msg"] = "check mode: the %s request to %s was not sent" % (method, safe_url(url))
+        return result
+    response, elapsed = caller.call(method, url, headers=headers, data=data)
+    text = response.text if response.content else ""
+    mpl_id = mpl_id_from(response.headers, text)
+    result.update(
+        status=response.status_code,
+        headers={name.lower(): module.redactor.scrub(value) for name, value in response.headers.items()},
+        body=parse_body(response),
+        content_type=response.headers.get("Content-Type"),
+        mpl_id=mpl_id,
+        correlation_id=response.headers.get(CORRELATION_HEADER) or params.get("correlation_id"),
+        elapsed=round(elapsed, 3),
+        csrf_handshake=caller.csrf_handshake,
+    )
+    if response.status_code not in params["status_code"]:
+        result["failed"] = True
+        result["msg"] = failure_message(method, url, response.status_code, params["status_code"], text, mpl_id, caller.csrf_handshake)
+    return result
+
+
+def main():
+    spec = credentials_argument_spec()
+    spec.update(token_argument_spec())
+    spec.update(
+        path=dict(type="str"),
+        method=dict(type="str", default="POST", choices=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]),
+        body=dict(type="raw"),
+        body_format=dict(type="str", default="auto", choices=["auto", "json", "raw"]),
+        src=dict(type="path"),
+        headers=dict(type="dict", default={}),
+        correlation_id=dict(type="str"),
+        auth=dict(type="str", default="oauth", choices=["oauth", "basic", "certificate"]),
+        csrf=dict(type="bool", default=True),
+        status_code=dict(type="list", elements="int", default=[200, 201, 202, 204]),
+        retries=dict(type="int", default=3),
+    )
+    module = CloudIntegrationModule(
+        argument_spec=spec,
+        supports_check_mode=True,
+        **credentials_module_kwargs(mutually_exclusive=[("body", "src")])
+    )
+    result = module.run(call, module)
+    if result.pop("failed", False):
+        msg = result.pop("msg")
+        module.fail_json(msg=msg, **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,423 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) sap_btp.cloud_integration contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: odata_request
+short_description: Read and write the SAP Cloud Integration OData API (/api/v1), with paging
+version_added: 0.1.0
+description:
+  - >-
+    Generic access to the Cloud Integration OData API v1 (OData V2) of an V(api) service key: an entity set, a key
+    and a navigation path (or a raw O(path)), with typed query options and raw ones.
+  - Reads follow the server's C(__next) links, or page with C($skip) (O(page_size), or when the server stops
+    linking before C(__count) is reached), up to O(max_items). When a server ignores C($skip) and answers the same
+    entities again (as the C(IntegrationPackages('X')/IntegrationDesigntimeArtifacts) navigation does), paging stops
+    and the collection is read once without client paging, instead of looping forever.
+  - >-
+    Results are flattened into RV(results) (collections) or RV(entity) (single entities), with C(/Date(ms\)/)
+    values as ISO 8601 and C(__metadata) and deferred navigations dropped unless O(keep_metadata=true).
+  - Writes (POST, PUT, PATCH, MERGE, DELETE) fetch a CSRF token first and send it (the API may not need one with a
+    bearer token; then none is sent).
+  - An V(integration-flow) key fails before any request, with a message that explains the two plans.
+author:
+  - sap_btp.cloud_integration contributors (@sap-btp-community)
+extends_documentation_fragment:
+  - sap_btp.cloud_integration.cpi_credentials
+  - sap_btp.cloud_integration.cpi_credentials.CF_REFERENCE_KEY_NAME
+  - sap_btp.cloud_integration.cpi_credentials.TOKEN
+  - sap_btp.cloud_integration.cf_connection
+  - sap_btp.cloud_integration.common
+  - sap_btp.cloud_integration.attributes
+  - sap_btp.cloud_integration.attributes.ACTION_GROUP
+options:
+  entity_set:
+    description: The entity set, for example V(MessageProcessingLogs) or V(IntegrationPackages).
+    type: str
+  key:
+    description:
+      - The key of one entity. A string or number becomes C(('value')); a dictionary becomes
+        C((Id='X',Version='active')); a string that already holds a predicate (quotes or C(=)) is used as given.
+    type: raw
+  navigation:
+    description: A navigation path below the entity, for example V(ErrorInformation) or V(ErrorInformation/$value).
+    type: str
+  path:
+    description:
+      - The resource path relative to C(/api/v1), used instead of O(entity_set), O(key) and O(navigation), for
+        example V(MessageProcessingLogs('AGk...')/ErrorInformation/$value).
+    type: str
+  method:
+    description: The HTTP method.
+    type: str
+    choices: [GET, POST, PUT, PATCH, MERGE, DELETE]
+    default: GET
+  body:
+    description: The request body of a write; a dictionary or list is sent as JSON, a string as given.
+    type: raw
+  filter:
+    description: The C($filter) expression. Date literals are read as UTC and must not carry C(Z) or an offset.
+    type: str
+  select:
+    description: Properties for C($select).
+    type: list
+    elements: str
+  orderby:
+    description: C($orderby) terms, for example V(LogEnd desc).
+    type: list
+    elements: str
+  expand:
+    description: Navigations for C($expand).
+    type: list
+    elements: str
+  top:
+    description: C($top), the number of entities wanted. Some entity sets reject it.
+    type: int
+  skip:
+    description: C($skip), the number of entities to skip.
+    type: int
+  inlinecount:
+    description: Ask for C($inlinecount=allpages) and return the total in RV(count). Not every entity set supports it.
+    type: bool
+    default: false
+  query:
+    description:
+      - >-
+        More query options as a dictionary (or a query string), sent as given, for example
+        C({"filterCustomHeaderProperties": "'po_number' eq '12345'"}).
+    type: raw
+  paging:
+    description: Follow C(__next) links and C($skip) continuations. V(false) reads one page.
+    type: bool
+    default: true
+  page_size:
+    description:
+      - Page on the client side with C($top=page_size) and C($skip), for entity sets whose server pages are too
+        large or that send no next links.
+    type: int
+  max_items:
+    description:
+      - The most entities to collect across pages; V(0) means no limit. RV(truncated) tells whether more exist.
+    type: int
+    default: 1000
+  dest:
+    description:
+      - Write the entities of a collection to this file, as JSON Lines (one entity per line, in the form of
+        RV(results)), instead of returning them in RV(results).
+      - Pages are written as they arrive, so memory stays bounded by one page however many entities are read (use it
+        for bulk reads such as O(max_items=0)). The file is replaced atomically (mode 0600), only when its content
+        changes; the task reports C(changed) then. In check mode nothing is read or written.
+      - Only for reads of a collection.
+    type: path
+  keep_metadata:
+    description: Keep C(__metadata) and deferred navigations in the results.
+    type: bool
+    default: false
+  convert_dates:
+    description: Convert C(/Date(ms\)/) values to ISO 8601 strings (UTC, milliseconds).
+    type: bool
+    default: true
+  headers:
+    description: Extra request headers.
+    type: dict
+    default: {}
+  auth:
+    description:
+      - V(oauth) sends a bearer token from the shared token cache; V(certificate) presents the client certificate
+        of an V(api) certificate key directly to the API.
+    type: str
+    choices: [oauth, certificate]
+    default: oauth
+  csrf:
+    description: Fetch and send a CSRF token for writes.
+    type: bool
+    default: true
+  status_code:
+    description: Status codes that count as success. By default any 2xx status.
+    type: list
+    elements: int
+attributes:
+  check_mode:
+    support: full
+    details: Reads run in check mode; writes are not sent and report C(changed).
+  diff_mode:
+    support: none
+notes:
+  - The task reports C(changed) for writes, and for reads with O(dest) when the file changed.
+"""
+
+EXAMPLES = r"""
+- name: All message processing logs of an iFlow in the last day, with the total
+  sap_btp.cloud_integration.odata_request:
+    service_key: "{{ api_key }}"
+    entity_set: MessageProcessingLogs
+    filter: "IntegrationArtifact/Id eq 'Orders' and Status ne 'DISCARDED'"
+    orderby: [LogEnd desc]
+    select: [MessageGuid, Status, LogStart, LogEnd]
+    inlinecount: true
+    max_items: 5000
+  register: logs
+
+- name: Error text of a failed message
+  sap_btp.cloud_integration.odata_request:
+    service_key: "{{ api_key }}"
+    entity_set: MessageProcessingLogs
+    key: "{{ mpl_id }}"
+    navigation: ErrorInformation/$value
+  register: error_text
+
+- name: Design-time artifacts of a package (a navigation that ignores $skip)
+  sap_btp.cloud_integration.odata_request:
+    service_key: "{{ api_key }}"
+    path: IntegrationPackages('Orders')/IntegrationDesigntimeArtifacts
+    page_size: 50
+
+- name: Every failed message processing log into a file (memory stays bounded)
+  sap_btp.cloud_integration.odata_request:
+    service_key: "{{ api_key }}"
+    entity_set: MessageProcessingLogs
+    filter: "Status eq 'FAILED'"
+    max_items: 0
+    dest: /var/tmp/mpls.jsonl
+  register: export
+
+- name: Create a package (CSRF token handled)
+  sap_btp.cloud_integration.odata_request:
+    service_key: "{{ api_key }}"
+    entity_set: IntegrationPackages
+    method: POST
+    body:
+      Id: Orders
+      Name: Orders
+      ShortText: Order processing
+    status_code: [201]
+"""
+
+RETURN = r"""
+status:
+  description: The HTTP status of the last answer.
+  returned: when a request was sent
+  type: int
+  sample: 200
+results:
+  description: The entities of a collection, across all pages read.
+  returned: when the answer is a collection and O(dest) is not set
+  type: list
+  elements: dict
+dest:
+  description: The file the entities were written to.
+  returned: when O(dest) is set
+  type: str
+written:
+  description: The number of entities written to O(dest).
+  returned: when O(dest) is set and the answer is a collection
+  type: int
+  sample: 20000
+entity:
+  description: The entity of a single-entity answer.
+  returned: when the answer is one entity
+  type: dict
+count:
+  description: The total number of matching entities (C(__count)), with O(inlinecount=true).
+  returned: when the server sent a count
+  type: int
+  sample: 3120
+pages:
+  description: The number of pages read.
+  returned: when the answer is a collection
+  type: int
+truncated:
+  description: Whether more entities exist than O(max_items) allowed to collect.
+  returned: when the answer is a collection
+  type: bool
+skip_ignored:
+  description: Whether the server ignored C($skip) (paging was stopped and the collection read once without it).
+  returned: when the answer is a collection
+  type: bool
+content:
+  description: The body of an answer that is not JSON (C($value), C($count), XML), as text.
+  returned: when the answer is not JSON
+  type: str
+location:
+  description: The C(Location) header of a write, if any.
+  returned: when the server sent one
+  type: str
+csrf_handshake:
+  description: Whether a CSRF token was fetched and sent.
+  returned: for writes
+  type: bool
+resource:
+  description: The URL of the resource (without query string).
+  returned: always
+  type: str
+"""
+
+import json
+
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._errors import ParameterError, safe_url
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._credentials import argument_spec as credentials_argument_spec
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._credentials import module_kwargs as credentials_module_kwargs
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._credentials import resolve
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._module import CloudIntegrationModule
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._oauth import (
+    PLAN_API,
+    token_argument_spec,
+)
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._odata import (
+    VALUE_ACCEPT,
+    WRITE_METHODS,
+    JsonLinesFile,
+    Pager,
+    api_client,
+    clean,
+    envelope,
+    is_value_path,
+    query_options,
+    resource_path,
+    with_options,
+)
+
+
+def _body(value):
+    if value is None:
+        return None
+    if isinstance(value, (dict, list)):
+        return json.dumps(value).encode("utf-8")
+    return str(value).encode("utf-8")
+
+
+def _decode(response):
+    content_type = (response.headers.get("Content-Type") or "").lower()
+    if response.content and "json" in content_type:
+        try:
+            return response.json(), None
+        except ValueError:
+            pass
+    return None, response.text if response.content else ""
+
+
+def _shape(result, data, params):
+    page, single, count, _next = envelope(data)
+    if page is not None:
+        result["results"] = clean(page, params["keep_metadata"], params["convert_dates"])
+        if count is not None:
+            result["count"] = count
+    elif single is not None:
+        result["entity"] = clean(single, params["keep_metadata"], params["convert_dates"])
+
+
+def request(module):
+    params = module.params
+    for name in ("top", "skip", "max_items", "page_size"):
+        if params.get(name) is not None and params[name] < 0:
+            raise ParameterError(name, "must be 0 or more")
+    resource = resource_path(params.get("entity_set"), params.get("key"), params.get("navigation"), params.get("path"))
+    creds = resolve(module, require_url=True, plan=PLAN_API, purpose="the Cloud Integration OData API (odata_request)",
+                    reference_key="key_name")
+    method = params["method"]
+    write = method in WRITE_METHODS
+    if params.get("dest") and (write or is_value_path(resource)):
+        raise ParameterError("dest", "only reads of a collection can be written to a file")
+    options = query_options(params.get("filter"), params.get("select"), params.get("orderby"), params.get("expand"),
+                            params.get("top"), params.get("skip"), params["inlinecount"], params.get("query"))
+    expected = params.get("status_code")
+    with api_client(module, creds, extra_headers=params["headers"]) as client:
+        url = client.url(resource)
+        result = {"changed": write, "resource": safe_url(url)}
+        if write:
+            if module.check_mode:
+                result["msg"] = "check mode: the %s request to %s was not sent" % (method, safe_url(url))
+                return result
+            response = client.write(method, with_options(url, options), data=_body(params.get("body")), csrf=params["csrf"])
+            result["csrf_handshake"] = client.csrf_handshake
+        elif is_value_path(resource):
+            response = client.send("GET", with_options(url, options), accept=VALUE_ACCEPT)
+        else:
+            if params.get("dest") and module.check_mode:
+                result.update(changed=True, dest=params["dest"],
+                              msg="check mode: the entities of %s were not read into %s" % (safe_url(url), params["dest"]))
+                return result
+            sink = JsonLinesFile(params["dest"], params["keep_metadata"], params["convert_dates"]) if params.get("dest") else None
+            try:
+                pager = Pager(client.get_json, url, options, max_items=params["max_items"], page_size=params.get("page_size"),
+                              follow=params["paging"], warn=module.warn, root=client.root, sink=sink,
+                              read=client.reader())
+                collected = pager.run()
+                if sink is not None and pager.single is None and not pager.no_content:
+                    result.update(changed=sink.finish(), dest=sink.dest, written=pager.written)
+            finally:
+                if sink is not None:
+                    sink.discard()
+            result["status"] = 204 if pager.no_content else 200
+            if pager.no_content:
+                return result
+            if pager.single is not None:
+                result["entity"] = clean(pager.single, params["keep_metadata"], params["convert_dates"])
+                return result
+            result.update(pages=pager.pages, truncated=pager.truncated, skip_ignored=pager.skip_ignored)
+            if sink is None:
+                result["results"] = clean(collected, params["keep_metadata"], params["convert_dates"])
+            if pager.count is not None:
+                result["count"] = pager.count
+            return result
+        result["status"] = response.status_code
+        ok = (response.status_code in expected) if expected else 200 <= response.status_code < 300
+        if not ok:
+            client.raise_for(response, "OData %s %s" % (method, safe_url(url)))
+        data, text = _decode(response)
+        if data is not None:
+            _shape(result, data, params)
+            if "results" in result:
+                result.update(pages=1, truncated=False, skip_ignored=False)
+        elif text:
+            result["content"] = module.redactor.scrub(text)
+        if response.headers.get("Location"):
+            result["location"] = response.headers["Location"]
+        return result
+
+
+def main():
+    spec = credentials_argument_spec(reference_key="key_name")
+    spec.update(token_argument_spec())
+    spec.update(
+        entity_set=dict(type="str"),
+        key=dict(type="raw", no_log=False),
+        navigation=dict(type="str"),
+        path=dict(type="str"),
+        method=dict(type="str", default="GET", choices=["GET", "POST", "PUT", "PATCH", "MERGE", "DELETE"]),
+        body=dict(type="raw"),
+        filter=dict(type="str"),
+        select=dict(type="list", elements="str"),
+        orderby=dict(type="list", elements="str"),
+        expand=dict(type="list", elements="str"),
+        top=dict(type="int"),
+        skip=dict(type="int"),
+        inlinecount=dict(type="bool", default=False),
+        query=dict(type="raw"),
+        paging=dict(type="bool", default=True),
+        page_size=dict(type="int"),
+        max_items=dict(type="int", default=1000),
+        dest=dict(type="path"),
+        keep_metadata=dict(type="bool", default=False),
+        convert_dates=dict(type="bool", default=True),
+        headers=dict(type="dict", default={}),
+        auth=dict(type="str", default="oauth", choices=["oauth", "certificate"]),
+        csrf=dict(type="bool", default=True),
+        status_code=dict(type="list", elements="int"),
+    )
+    module = CloudIntegrationModule(
+        argument_spec=spec,
+        supports_check_mode=True,
+        **credentials_module_kwargs(reference_key="key_name", mutually_exclusive=[("path", "entity_set"), ("path", "key"), ("path", "navigation")],
+                                    required_one_of=[("path", "entity_set")])
+    )
+    result = module.run(request, module)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
