@@ -5,7 +5,7 @@ VENV := $(CURDIR)/.venv
 VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test venv sanity units sandbox-tests integration lint docs-lint changelog-lint galaxy-importer test-matrix docs bench build clean
+.PHONY: demo test venv sanity units sandbox-tests integration lint docs-lint changelog-lint galaxy-importer test-matrix docs bench build clean sandbox
 
 venv: $(STAMP)
 
@@ -31,6 +31,10 @@ test-matrix: $(STAMP)
 # the HTML docs site, offline, warnings as errors: build/docs/index.html
 docs: $(STAMP)
 	@scripts/docs.sh
+
+# The BTP sandbox and OpenBao in the foreground, with a stable CA path and stable ports (docs/sandbox.md). Ctrl-C stops them.
+sandbox: $(STAMP)
+	@$(VPY) scripts/sandbox.py $(SANDBOX_ARGS)
 
 bench: $(STAMP)
 	@scripts/bench.sh $(BENCH_ARGS)

@@ -63,7 +63,7 @@ DEST=$COLLECTIONS/ansible_collections/sap_btp/cloud_integration
 mkdir -p "$DEST"
 tar -C "$ROOT" -cf - \
     --exclude=./.git --exclude=./.venv --exclude=./.venv-matrix --exclude=./tests/output --exclude=./build --exclude=./.stage \
-    --exclude=./benchmarks/output --exclude=./demo-output \
+    --exclude=./benchmarks/output --exclude=./demo-output --exclude=./.sandbox \
     --exclude='__pycache__' --exclude='.pytest_cache' --exclude='*.pyc' --exclude='*.tar.gz' . | tar -C "$DEST" -xf -
 echo "    $DEST"
 
@@ -84,7 +84,10 @@ CF_PASSWORD=$(json 'd["sandbox"]["cf"]["password"]')
 VAULT_ADDR=$(json 'd["vault_addr"]')
 VAULT_TOKEN=$(json 'd["vault_token"]')
 export CF_API CF_USERNAME CF_PASSWORD VAULT_ADDR VAULT_TOKEN
-CA_BUNDLE=$(json 'd["sandbox"]["ca_bundle"]')
+# The sandbox's CA bundle vanishes with the sandbox: keep a copy next to the inventory, which stays usable with
+# `make sandbox` (the same cached sandbox CA; export the CF_* variables it prints).
+cp "$(json 'd["sandbox"]["ca_bundle"]')" "$OUT/ca-bundle.pem"
+CA_BUNDLE=$OUT/ca-bundle.pem
 
 # SAP's own stores: a Destination service key (acme) and the partner tenant's api key with CredentialsEdit (globex)
 "$PY" "$ROOT/scripts/demo_sap_stores.py" "$SVC" "$OUT/sap-keys" >> "$LOG"
@@ -93,7 +96,8 @@ INVENTORY=$OUT/inventory.yml
 cat > "$INVENTORY" <<EOF
 ---
 # One host = one tenant (subaccount): its Cloud Foundry org/space and its clients.
-# CF_API, CF_USERNAME, CF_PASSWORD and VAULT_ADDR, VAULT_TOKEN come from the environment.
+# CF_API, CF_USERNAME, CF_PASSWORD and VAULT_ADDR, VAULT_TOKEN come from the environment. The demo's sandbox is
+# gone once the demo ends: to run these playbooks again, start \`make sandbox\` and export what it prints.
 tenants:
   hosts:
     $TENANT:

@@ -24,7 +24,7 @@ stage() {
     mkdir -p "$DEST"
     tar -C "$ROOT" -cf - \
         --exclude=./.git --exclude=./.venv --exclude=./.venv-matrix --exclude=./tests/output --exclude=./build --exclude=./.stage \
-        --exclude=./benchmarks/output --exclude=./demo-output \
+        --exclude=./benchmarks/output --exclude=./demo-output --exclude=./.sandbox \
         --exclude='__pycache__' --exclude='.pytest_cache' --exclude='*.pyc' --exclude='*.tar.gz' . | tar -C "$DEST" -xf -
 }
 

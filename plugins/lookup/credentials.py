@@ -134,13 +134,12 @@ from ansible.plugins.lookup import LookupBase
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._deps import MissingDependencyError
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._destination_service import DestinationService, destination_key, read_destination
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._errors import ApiError, ParameterError
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._credentials import read_stored
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._http import HttpClient
-from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._formats import parse_stored
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._redact import Redactor
-from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._secret_io import decode_text, read_file
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._security_material import CANNOT_READ_BACK
-from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._service_key import parse_raw_service_key, secret_values
-from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._vault import APIPORTAL_OWNED_FIELDS, OWNED_FIELDS, KvStore
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._service_key import secret_values
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._vault import KvStore
 from ansible_collections.sap_btp.cloud_integration.plugins.plugin_utils import _ansible_vault
 
 DESTINATION_OPTIONS = ("destination_service_key", "destination_service_key_path", "destination_level")
@@ -180,22 +179,10 @@ class LookupModule(LookupBase):
         if source == "btp_destination":
             return read_destination(store, term)
         if source == "hashicorp_vault":
-            state = store.read(term)
-            if state.data is None:
-                raise ParameterError(term, "no secret at %s/%s%s" % (store.mount, term.strip("/"), " (its latest version is deleted)" if state.deleted else ""))
-            if "clientId" in state.data and "clientid" not in state.data:
-                flat = {name: state.data[name] for name in APIPORTAL_OWNED_FIELDS if name in state.data}
-                return parse_raw_service_key(flat, option=term)
-            oauth = {name: state.data[name] for name in OWNED_FIELDS if name in state.data}
-            return parse_raw_service_key({"oauth": oauth}, option=term)
+            return read_stored(source, term, store=store, option=term)
         path = self._loader.path_dwim(os.path.expanduser(term))
-        data = read_file(path, term)
-        if data is None:
-            raise ParameterError(term, "the file %s does not exist" % path)
-        if _ansible_vault.encrypted(data):
-            data, dummy = _ansible_vault.decrypt(self._loader, data, filename=path)
-        elif source == "ansible_vault":
-            raise ParameterError(term, "%s is not encrypted with Ansible Vault (use source=file for a plain file)" % path)
-        text = decode_text(data, path, term, "pem and pkcs12 files cannot be read back")
-        stored = parse_stored(text, self.get_option("format"), self.get_option("env_prefix"))
-        return parse_raw_service_key(stored, option=term, require_wrapper=True)
+
+        def decrypt(data, filename):
+            return _ansible_vault.decrypt(self._loader, data, filename=filename)[0]
+
+        return read_stored(source, path, self.get_option("format"), self.get_option("env_prefix"), decrypt=decrypt, option=term)

@@ -29,7 +29,7 @@ from urllib.parse import quote, urlsplit
 
 from ansible.module_utils.basic import env_fallback
 
-from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import _oauth, _service_key
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import _credentials, _oauth, _service_key
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._errors import ApiError, ParameterError, safe_url
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._redact import fingerprint
 
@@ -72,16 +72,10 @@ def apiportal_argument_spec():
     )
 
 
-def cpi_reference_spec():
-    """The Cloud Integration key by Cloud Foundry reference (instance + key of an api-plan instance)."""
-    return dict(instance=dict(type="str"), key=dict(type="str", no_log=False))
-
-
 APIPORTAL_MUTUALLY_EXCLUSIVE = [
     ("apiportal_key", "apiportal_key_path", "apiportal_instance", "apiportal_client_id"),
-    ("instance", "service_key", "service_key_path", "client_id"),
 ]
-APIPORTAL_REQUIRED_TOGETHER = [("apiportal_instance", "apiportal_key_name"), ("instance", "key")]
+APIPORTAL_REQUIRED_TOGETHER = [("apiportal_instance", "apiportal_key_name")]
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -108,17 +102,6 @@ def validate_instance_parameters(plan, params, option="parameters"):
 # ---------------------------------------------------------------------------------------------------------------
 # credentials
 
-def _fetch_cf_key(module, instance, key, option):
-    from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._cf import CfClient
-
-    try:
-        return CfClient.from_module(module).fetch_key(instance, key)
-    except ParameterError as exc:
-        if exc.option != "name":
-            raise
-        raise ParameterError(option, str(exc).split(": ", 1)[-1]) from None
-
-
 def _check_url(value, option, allow_http):
     parts = urlsplit(value or "")
     if parts.scheme not in ("https", "http") or not parts.netloc:
@@ -136,7 +119,7 @@ def resolve_portal_credentials(module):
             creds = _service_key.parse_service_key(p["apiportal_key"], option=option, details=False)
         finally:
             # the key dict is no_log as a whole: keep only its secrets masked, not its URLs and client id
-            _oauth.release_public_values(module, p["apiportal_key"])
+            _credentials.release_public_values(module, p["apiportal_key"])
     elif p.get("apiportal_key_path"):
         option = "apiportal_key_path"
         try:
@@ -147,8 +130,7 @@ def resolve_portal_credentials(module):
         creds = _service_key.parse_service_key(text, option=option, details=False)
     elif p.get("apiportal_instance"):
         option = "apiportal_instance"
-        raw = _fetch_cf_key(module, p["apiportal_instance"], p["apiportal_key_name"], "apiportal_key_name")
-        creds = _service_key.parse_service_key(raw, option=option, details=False)
+        dummy, creds = _credentials.cf_key(module, p["apiportal_instance"], p["apiportal_key_name"], option="apiportal_key_name")
     elif p.get("apiportal_client_id"):
         option = "apiportal_client_id"
         for name in ("apiportal_client_secret", "apiportal_token_url", "apiportal_url"):
@@ -177,25 +159,19 @@ def resolve_portal_credentials(module):
 
 
 def resolve_cpi_credentials(module, required=True):
-    """Normalised credentials of the Cloud Integration api-plan key the provider uses (None when not given and not required)."""
+    """Normalised credentials of the Cloud Integration api-plan key the provider uses (None when not given and not required).
+    The sources and their precedence are those of every module (_credentials.resolve)."""
     p = module.params
-    if p.get("instance"):
-        raw = _fetch_cf_key(module, p["instance"], p["key"], "key")
-        creds = _service_key.parse_service_key(raw, option="key", details=False)
-        module.add_secrets(*_service_key.secret_values(creds))
-        creds["source"] = "key"
-        _check_url(creds["url"], "url", bool(p.get("allow_http")))
-    else:
-        if not required and not (p.get("service_key") not in (None, "", {}) or p.get("service_key_path") or p.get("client_id")):
-            return None
-        try:
-            creds = _oauth.resolve_credentials(module, require_url=True)
-        except ParameterError as exc:
-            if exc.option is None:
-                raise ParameterError("service_key", "no Cloud Integration credentials for the provider: set instance and key (an it-rt 'api' "
-                                                    "instance and its key), service_key (a key dict, e.g. from the credentials lookup), "
-                                                    "service_key_path, or client_id/client_secret/token_url/url (CPI_*)") from None
-            raise
+    if not required and _credentials.choose_source(p) is None:
+        return None
+    try:
+        creds = _credentials.resolve(module, require_url=True)
+    except ParameterError as exc:
+        if exc.option is None:
+            raise ParameterError("service_key", "no Cloud Integration credentials for the provider: set instance and key (an it-rt 'api' "
+                                                "instance and its key), stored, service_key (a key dict, e.g. from the credentials lookup), "
+                                                "service_key_path, or client_id/client_secret/token_url/url (CPI_*)") from None
+        raise
     if creds.get("plan") == PLAN:
         raise ParameterError(creds["source"], "this is an API portal key; the provider needs the it-rt 'api' key of the Cloud "
                                               "Integration tenant (apiportal_key takes the API portal key)")

@@ -48,8 +48,8 @@ def expand(params, option, item_options, exclusive=(), identity=("name",)):
     items = params.get(option) or []
     expanded, seen = [], set()
     for index, item in enumerate(items):
-        where = "%s[%d]" % (option, index)
         own = {name: value for name, value in (item or {}).items() if name in item_options and value is not None}
+        where = item_label(option, index, own.get(identity[0]))
         if not own.get(identity[0]):
             raise ParameterError(where, "every item needs a %s" % identity[0])
         merged = {name: value for name, value in params.items() if name != option}
@@ -74,9 +74,15 @@ def check_concurrency(value, option="concurrency"):
     return value
 
 
+def item_label(option, index, name=None):
+    """How a message names an item: its position and, when it has one, its name - ``instances[2] 'partner-b'``."""
+    where = "%s[%d]" % (option, index)
+    return "%s '%s'" % (where, name) if name else where
+
+
 def item_parameter_error(exc, where):
-    """A ParameterError of an item, renamed to the item's option: ``instances[2].plan: ...``."""
-    return ParameterError("%s.%s" % (where, exc.option) if exc.option else where, exc.reason)
+    """A ParameterError of an item, renamed to the item: ``instances[2] 'partner-b': plan: ...``."""
+    return ParameterError(where, "%s: %s" % (exc.option, exc.reason) if exc.option else exc.reason)
 
 
 def run_items(items, handler, concurrency):
@@ -134,11 +140,13 @@ def run_batch(module, option, items, make, client_factory, noun, identify, resul
         try:
             manager.validate()
         except ParameterError as exc:
-            raise item_parameter_error(exc, "%s[%d]" % (option, index)) from None
+            raise item_parameter_error(exc, item_label(option, index, getattr(manager, "p", {}).get("name"))) from None
         managers.append(manager)
     client = client_factory(module)
     if managers:
         client.access_token()  # one login before the threads start
+        if getattr(client, "org", None) and getattr(client, "space", None):
+            client.space_guid()  # a wrong org or space fails the task once, not once per item
     for manager in managers:
         manager.client = client
     results, diffs, failures = [], [], []

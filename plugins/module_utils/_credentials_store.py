@@ -19,10 +19,10 @@ import base64
 import json
 import os
 
-from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import _formats, _secret_io
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import _credentials, _formats, _secret_io
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._errors import ParameterError
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._redact import fingerprint
-from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._service_key import parse_raw_service_key, secret_values
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._service_key import parse_raw_service_key
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._vault import KvStore, plan_write, secret_path
 
 DESTINATIONS = ("file", "ansible_vault", "hashicorp_vault", "btp_destination", "cpi_security_material")
@@ -43,20 +43,12 @@ def key_fingerprint(creds):
 
 
 def resolve_key(module):
-    """Return (raw, creds) from whichever source option is set; registers the secrets with the module."""
+    """Return (raw, creds) from whichever source option is set; registers the secrets with the module.
+
+    The readers are those of ``_credentials`` (the one home of credential resolution)."""
     params = module.params
     if params.get("instance"):
-        from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._cf import CfClient
-
-        if not params.get("key"):
-            raise ParameterError("key", "the name of the service key of instance '%s' is required" % params["instance"])
-        try:
-            raw_data = CfClient.from_module(module).fetch_key(params["instance"], params["key"], params.get("key_guid"))
-        except ParameterError as exc:
-            if exc.option != "name":
-                raise
-            raise ParameterError("key", str(exc).split(": ", 1)[-1]) from None
-        raw, creds = parse_raw_service_key(raw_data, option="key")
+        raw, creds = _credentials.cf_key(module, params["instance"], params.get("key"), params.get("key_guid"))
     elif params.get("credentials") is not None:
         raw, creds = parse_raw_service_key(params["credentials"], option="credentials")
     elif params.get("content") is not None:
@@ -65,24 +57,11 @@ def resolve_key(module):
         raw, creds = read_key_file(params["src"])
     else:
         raise ParameterError("instance", "state 'present' needs a service key: set instance and key, credentials, content or src")
-    module.add_secrets(*secret_values(creds))
-    module.add_secrets(*secret_values(raw.get("oauth") or raw))
+    _credentials.register(module, raw, creds)
     return raw, creds
 
 
-def read_key_file(path, option="src"):
-    """Read a key file (the JSON the cockpit downloads, or a yaml/env/postman file written by this collection)."""
-    path = os.path.expanduser(path)
-    text = _secret_io.read_text(path, option, what="the key file", binary_hint="a service key is JSON")
-    if path.lower().endswith(".json") or text.lstrip().startswith(("{", "[")):
-        try:
-            data = json.loads(text)
-        except ValueError:
-            data = None
-        if not (isinstance(data, dict) and data.get("_postman_variable_scope") == _formats.POSTMAN_SCOPE):
-            # the cockpit's JSON (parse_raw_service_key reports bad JSON with the position of the error)
-            return parse_raw_service_key(text, option=option, require_wrapper=True)
-    return parse_raw_service_key(_formats.parse_stored(text, "auto"), option=option, require_wrapper=True)
+read_key_file = _credentials.read_key_file
 
 
 def _format(params):
@@ -156,7 +135,7 @@ class CredentialsStore:
         options = _render_options(self.params)
         outputs = _formats.render(fmt, raw, creds, path, options)
         for item in outputs:
-            _secret_io.check_writable(item["path"])
+            _secret_io.check_writable(item["path"], module=self.module)
         existing = [_secret_io.read_file(item["path"]) for item in outputs]
         content_changed = []
         for item, current in zip(outputs, existing):
@@ -212,7 +191,7 @@ class CredentialsStore:
         if phase == "read":
             raw, creds = resolve_key(self.module)
             outputs = _formats.render(fmt, raw, creds, path, _render_options(self.params))
-            _secret_io.check_writable(path)
+            _secret_io.check_writable(path, module=self.module)
             result = self._base_result(fmt, raw, creds, [path])
             result.update(changed=False, vault_transfer={"plaintext": _b64(outputs[0]["content"]), "existing": _b64(_secret_io.read_file(path))})
             return result

@@ -67,6 +67,11 @@ MAX_INSTANCE_NAME_LENGTH = 32
 CLI_FRIENDLY = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
 
 
+def _sentence(text):
+    """text ending in one full stop (a question such as "did you mean 'X'?" keeps its question mark)."""
+    return text if text.endswith(("?", ".")) else text + "."
+
+
 def _suggest(value, choices):
     if not isinstance(value, str):
         return ""
@@ -106,8 +111,8 @@ def validate_roles(plan, roles, option="roles", warn=None):
                     warn("%s: role '%s' is listed by newer SAP documentation, but whether the it-rt broker accepts it is not "
                          "confirmed; the broker will reject it if not" % (option, role))
                 continue
-            raise ParameterError(option, "'%s' is not a role of plan 'api'%s. Valid roles: %s" % (
-                role, _suggest(role, API_ROLES + API_ROLES_UNCONFIRMED), ", ".join(API_ROLES)))
+            raise ParameterError(option, "%s Valid roles: %s" % (
+                _sentence("'%s' is not a role of plan 'api'%s" % (role, _suggest(role, API_ROLES + API_ROLES_UNCONFIRMED))), ", ".join(API_ROLES)))
     else:
         for role in roles:
             if role != role.strip() or any(ch.isspace() for ch in role):
@@ -124,8 +129,8 @@ def validate_grant_types(plan, grant_types, option="grant_types", warn=None):
                                  "work with it). Instances that still carry '%s' cannot be updated and no new keys can be created "
                                  "for them" % (grant, grant))
         if grant not in GRANT_TYPES:
-            raise ParameterError(option, "'%s' is not a valid grant type%s. Valid grant types: %s" % (
-                grant, _suggest(grant, GRANT_TYPES), ", ".join(GRANT_TYPES)))
+            raise ParameterError(option, "%s Valid grant types: %s" % (
+                _sentence("'%s' is not a valid grant type%s" % (grant, _suggest(grant, GRANT_TYPES))), ", ".join(GRANT_TYPES)))
     if plan == PLAN_API and "password" in grant_types and warn:
         warn("%s: the 'password' grant does not work with plan 'api' according to field reports" % option)
     return grant_types

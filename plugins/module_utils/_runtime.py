@@ -128,7 +128,7 @@ class IflowCaller:
         if self.auth == "certificate":
             from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._http import client_cert_files
 
-            with client_cert_files(self.creds["certificate"], self.creds["key"]) as cert:
+            with client_cert_files(self.creds["certificate"], self.creds["key"], self.creds.get("certificate_option")) as cert:
                 yield {}, {"cert": cert}
             return
         if self.auth == "basic":

@@ -81,10 +81,10 @@ target:
 """
 
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import _api_portal
-from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._cf import cf_argument_spec, cf_module_kwargs, merge_module_kwargs
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._errors import ApiError, ParameterError
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._module import CloudIntegrationModule
-from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._oauth import CPI_MUTUALLY_EXCLUSIVE, cpi_argument_spec, token_argument_spec
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import _credentials
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._oauth import token_argument_spec
 
 
 def run(module):
@@ -109,19 +109,17 @@ def run(module):
 
 
 def main():
-    spec = cpi_argument_spec()
+    spec = _credentials.argument_spec()
     spec.update(token_argument_spec())
-    spec.update(cf_argument_spec())
     spec.update(_api_portal.apiportal_argument_spec())
-    spec.update(_api_portal.cpi_reference_spec())
     spec.update(name=dict(type="str"), verify_target=dict(type="bool", default=False))
     module = CloudIntegrationModule(
         argument_spec=spec,
         supports_check_mode=True,
-        **merge_module_kwargs(cf_module_kwargs(), dict(
-            mutually_exclusive=CPI_MUTUALLY_EXCLUSIVE + _api_portal.APIPORTAL_MUTUALLY_EXCLUSIVE,
+        **_credentials.module_kwargs(
+            mutually_exclusive=_api_portal.APIPORTAL_MUTUALLY_EXCLUSIVE,
             required_together=_api_portal.APIPORTAL_REQUIRED_TOGETHER,
-        ))
+        )
     )
     result = module.run(run, module)
     module.exit_json(**result)

@@ -337,9 +337,10 @@ EXAMPLES = r"""
     name: orders_partner
     target_service_key_path: /etc/cpi/partner-tenant-api-key.json
 
-- name: Remove the secret, all versions
+- name: Remove the secret, all versions (the vault token from VAULT_TOKEN)
   sap_btp.cloud_integration.credentials_store:
     destination: hashicorp_vault
+    url: https://openbao.example.com:8200
     path: cpi/orders
     state: absent
     destroy: true

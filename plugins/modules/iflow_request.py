@@ -23,7 +23,9 @@ author:
   - sap_btp.cloud_integration contributors (@sap-btp-community)
 extends_documentation_fragment:
   - sap_btp.cloud_integration.cpi_credentials
+  - sap_btp.cloud_integration.cpi_credentials.CF_REFERENCE_KEY
   - sap_btp.cloud_integration.cpi_credentials.TOKEN
+  - sap_btp.cloud_integration.cf_connection
   - sap_btp.cloud_integration.common
   - sap_btp.cloud_integration.attributes
   - sap_btp.cloud_integration.attributes.ACTION_GROUP
@@ -167,6 +169,16 @@ EXAMPLES = r"""
     mpl_id: "{{ call.mpl_id }}"
     wait_for: [COMPLETED]
 
+- name: Call an iFlow with nothing but the CF connection and two names (no secret becomes a play variable)
+  sap_btp.cloud_integration.iflow_request:
+    cf_api: https://api.cf.eu10.hana.ondemand.com
+    org: acme-org
+    space: dev
+    instance: orders-sender
+    key: orders-sender-key
+    path: /orders
+    body: {orderId: 4712}
+
 - name: SOAP iFlow with the key's client certificate
   sap_btp.cloud_integration.iflow_request:
     service_key_path: /etc/cpi/iflow-cert-key.json
@@ -260,16 +272,13 @@ failure_kind:
 
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._artifacts import ArtifactApi, EndpointResolver
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._errors import ParameterError, safe_url
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._credentials import argument_spec as credentials_argument_spec
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._credentials import module_kwargs as credentials_module_kwargs
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._credentials import check_plan, nested_credentials_spec, resolve, resolve_nested_credentials
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._module import CloudIntegrationModule
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._oauth import (
-    CPI_MUTUALLY_EXCLUSIVE,
     PLAN_API,
     PLAN_IFLOW,
-    check_plan,
-    cpi_argument_spec,
-    nested_credentials_spec,
-    resolve_credentials,
-    resolve_nested_credentials,
     token_argument_spec,
     token_provider,
 )
@@ -320,8 +329,7 @@ def call(module):
     if params["retries"] < 0:
         raise ParameterError("retries", "must be 0 or more")
     by_id = bool(params.get("artifact_id") is not None)
-    creds = resolve_credentials(module, require_url=not by_id)
-    check_plan(creds, PLAN_IFLOW, "an iFlow call (iflow_request)")
+    creds = resolve(module, require_url=not by_id, plan=PLAN_IFLOW, purpose="an iFlow call (iflow_request)")
     http = module.http(retries=params["retries"])
     endpoint = None
     cached = False
@@ -385,7 +393,7 @@ def call(module):
 
 
 def main():
-    spec = cpi_argument_spec()
+    spec = credentials_argument_spec()
     spec.update(token_argument_spec())
     spec.update(
         path=dict(type="str"),
@@ -404,8 +412,8 @@ def main():
     )
     module = CloudIntegrationModule(
         argument_spec=spec,
-        mutually_exclusive=CPI_MUTUALLY_EXCLUSIVE + [("body", "src"), ("path", "artifact_id")],
         supports_check_mode=True,
+        **credentials_module_kwargs(mutually_exclusive=[("body", "src"), ("path", "artifact_id")])
     )
     result = module.run(call, module)
     if result.pop("failed", False):

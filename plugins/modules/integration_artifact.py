@@ -27,7 +27,9 @@ author:
   - sap_btp.cloud_integration contributors (@sap-btp-community)
 extends_documentation_fragment:
   - sap_btp.cloud_integration.cpi_credentials
+  - sap_btp.cloud_integration.cpi_credentials.CF_REFERENCE_KEY
   - sap_btp.cloud_integration.cpi_credentials.TOKEN
+  - sap_btp.cloud_integration.cf_connection
   - sap_btp.cloud_integration.common
   - sap_btp.cloud_integration.attributes
   - sap_btp.cloud_integration.attributes.ACTION_GROUP
@@ -144,12 +146,10 @@ waited:
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._artifacts import ArtifactApi, describe, not_deployed
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._errors import ApiError, ParameterError
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._module import CloudIntegrationModule
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import _credentials
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._oauth import (
-    CPI_MUTUALLY_EXCLUSIVE,
     PLAN_API,
     check_plan,
-    cpi_argument_spec,
-    resolve_credentials,
     token_argument_spec,
 )
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._odata import api_client
@@ -281,7 +281,7 @@ def run(module):
             raise ParameterError(name, "must be 0 or more")
     if params["wait"] and params["poll_interval"] == 0:
         raise ParameterError("poll_interval", "must be at least 1 second when wait is true")
-    creds = resolve_credentials(module, require_url=True)
+    creds = _credentials.resolve(module, require_url=True)
     check_plan(creds, PLAN_API, "deploying integration artifacts (the Cloud Integration OData API)")
     with api_client(module, creds) as client:
         api = ArtifactApi(client, redactor=module.redactor, warn=module.warn)
@@ -291,7 +291,7 @@ def run(module):
 
 
 def main():
-    spec = cpi_argument_spec()
+    spec = _credentials.argument_spec()
     spec.update(token_argument_spec())
     spec.update(
         artifact_id=dict(type="str", required=True),
@@ -302,7 +302,7 @@ def main():
         poll_interval=dict(type="int", default=2),
         auth=dict(type="str", default="oauth", choices=["oauth", "certificate"]),
     )
-    module = CloudIntegrationModule(argument_spec=spec, mutually_exclusive=CPI_MUTUALLY_EXCLUSIVE, supports_check_mode=True)
+    module = CloudIntegrationModule(argument_spec=spec, supports_check_mode=True, **_credentials.module_kwargs())
     result = module.run(run, module)
     if not module._diff:
         result.pop("diff", None)

@@ -26,7 +26,9 @@ author:
   - sap_btp.cloud_integration contributors (@sap-btp-community)
 extends_documentation_fragment:
   - sap_btp.cloud_integration.cpi_credentials
+  - sap_btp.cloud_integration.cpi_credentials.CF_REFERENCE_KEY
   - sap_btp.cloud_integration.cpi_credentials.TOKEN
+  - sap_btp.cloud_integration.cf_connection
   - sap_btp.cloud_integration.common
   - sap_btp.cloud_integration.attributes
   - sap_btp.cloud_integration.attributes.ACTION_GROUP
@@ -153,12 +155,10 @@ waited:
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._artifacts import RUNTIME_STATUSES, ArtifactApi
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._errors import ParameterError
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._module import CloudIntegrationModule
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import _credentials
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._oauth import (
-    CPI_MUTUALLY_EXCLUSIVE,
     PLAN_API,
     check_plan,
-    cpi_argument_spec,
-    resolve_credentials,
     token_argument_spec,
 )
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._odata import api_client
@@ -176,7 +176,7 @@ def report(module):
         raise ParameterError("wait_for", "needs artifact_ids (the artifacts to wait for)")
     if params.get("wait_for") and params["poll_interval"] == 0:
         raise ParameterError("poll_interval", "must be at least 1 second when wait_for is set")
-    creds = resolve_credentials(module, require_url=True)
+    creds = _credentials.resolve(module, require_url=True)
     check_plan(creds, PLAN_API, "integration artifacts (the Cloud Integration OData API)")
     result = {"changed": False, "waited": 0.0}
     with api_client(module, creds) as client:
@@ -207,7 +207,7 @@ def report(module):
 
 
 def main():
-    spec = cpi_argument_spec()
+    spec = _credentials.argument_spec()
     spec.update(token_argument_spec())
     spec.update(
         artifact_ids=dict(type="list", elements="str", aliases=["artifact_id"]),
@@ -217,7 +217,7 @@ def main():
         poll_interval=dict(type="int", default=3),
         auth=dict(type="str", default="oauth", choices=["oauth", "certificate"]),
     )
-    module = CloudIntegrationModule(argument_spec=spec, mutually_exclusive=CPI_MUTUALLY_EXCLUSIVE, supports_check_mode=True)
+    module = CloudIntegrationModule(argument_spec=spec, supports_check_mode=True, **_credentials.module_kwargs())
     result = module.run(report, module)
     if result.pop("failed", False):
         module.fail_json(**result)

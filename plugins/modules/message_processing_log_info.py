@@ -23,7 +23,9 @@ author:
   - sap_btp.cloud_integration contributors (@sap-btp-community)
 extends_documentation_fragment:
   - sap_btp.cloud_integration.cpi_credentials
+  - sap_btp.cloud_integration.cpi_credentials.CF_REFERENCE_KEY
   - sap_btp.cloud_integration.cpi_credentials.TOKEN
+  - sap_btp.cloud_integration.cf_connection
   - sap_btp.cloud_integration.common
   - sap_btp.cloud_integration.attributes
   - sap_btp.cloud_integration.attributes.ACTION_GROUP
@@ -134,13 +136,12 @@ waited:
 """
 
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._errors import ApiError, ParameterError
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._credentials import argument_spec as credentials_argument_spec
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._credentials import module_kwargs as credentials_module_kwargs
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._credentials import resolve
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._module import CloudIntegrationModule
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._oauth import (
-    CPI_MUTUALLY_EXCLUSIVE,
     PLAN_API,
-    check_plan,
-    cpi_argument_spec,
-    resolve_credentials,
     token_argument_spec,
 )
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._odata import (
@@ -215,8 +216,7 @@ def find_logs(module):
             raise ParameterError(name, "must be 0 or more")
     if params["wait_for"] and params["poll_interval"] == 0:
         raise ParameterError("poll_interval", "must be at least 1 second when wait_for is set")
-    creds = resolve_credentials(module, require_url=True)
-    check_plan(creds, PLAN_API, "message processing logs (the Cloud Integration OData API)")
+    creds = resolve(module, require_url=True, plan=PLAN_API, purpose="message processing logs (the Cloud Integration OData API)")
     with api_client(module, creds) as client:
         reader = LogReader(module, client)
         raw, outcome, waited = poll(reader.read, params.get("wait_for") or [], params["wait_timeout"], params["poll_interval"])
@@ -247,7 +247,7 @@ def find_logs(module):
 
 
 def main():
-    spec = cpi_argument_spec()
+    spec = credentials_argument_spec()
     spec.update(token_argument_spec())
     spec.update(
         mpl_id=dict(type="str"),
@@ -263,7 +263,7 @@ def main():
         error_details=dict(type="bool", default=True),
         auth=dict(type="str", default="oauth", choices=["oauth", "certificate"]),
     )
-    module = CloudIntegrationModule(argument_spec=spec, mutually_exclusive=CPI_MUTUALLY_EXCLUSIVE, supports_check_mode=True)
+    module = CloudIntegrationModule(argument_spec=spec, supports_check_mode=True, **credentials_module_kwargs())
     result = module.run(find_logs, module)
     if result.pop("failed", False):
         module.fail_json(**result)

@@ -28,7 +28,9 @@ author:
   - sap_btp.cloud_integration contributors (@sap-btp-community)
 extends_documentation_fragment:
   - sap_btp.cloud_integration.cpi_credentials
+  - sap_btp.cloud_integration.cpi_credentials.CF_REFERENCE_KEY_NAME
   - sap_btp.cloud_integration.cpi_credentials.TOKEN
+  - sap_btp.cloud_integration.cf_connection
   - sap_btp.cloud_integration.common
   - sap_btp.cloud_integration.attributes
   - sap_btp.cloud_integration.attributes.ACTION_GROUP
@@ -257,13 +259,12 @@ resource:
 import json
 
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._errors import ParameterError, safe_url
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._credentials import argument_spec as credentials_argument_spec
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._credentials import module_kwargs as credentials_module_kwargs
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._credentials import resolve
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._module import CloudIntegrationModule
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._oauth import (
-    CPI_MUTUALLY_EXCLUSIVE,
     PLAN_API,
-    check_plan,
-    cpi_argument_spec,
-    resolve_credentials,
     token_argument_spec,
 )
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._odata import (
@@ -315,8 +316,8 @@ def request(module):
         if params.get(name) is not None and params[name] < 0:
             raise ParameterError(name, "must be 0 or more")
     resource = resource_path(params.get("entity_set"), params.get("key"), params.get("navigation"), params.get("path"))
-    creds = resolve_credentials(module, require_url=True)
-    check_plan(creds, PLAN_API, "the Cloud Integration OData API (odata_request)")
+    creds = resolve(module, require_url=True, plan=PLAN_API, purpose="the Cloud Integration OData API (odata_request)",
+                    reference_key="key_name")
     method = params["method"]
     write = method in WRITE_METHODS
     if params.get("dest") and (write or is_value_path(resource)):
@@ -380,7 +381,7 @@ def request(module):
 
 
 def main():
-    spec = cpi_argument_spec()
+    spec = credentials_argument_spec(reference_key="key_name")
     spec.update(token_argument_spec())
     spec.update(
         entity_set=dict(type="str"),
@@ -410,9 +411,9 @@ def main():
     )
     module = CloudIntegrationModule(
         argument_spec=spec,
-        mutually_exclusive=CPI_MUTUALLY_EXCLUSIVE + [("path", "entity_set"), ("path", "key"), ("path", "navigation")],
-        required_one_of=[("path", "entity_set")],
         supports_check_mode=True,
+        **credentials_module_kwargs(reference_key="key_name", mutually_exclusive=[("path", "entity_set"), ("path", "key"), ("path", "navigation")],
+                                    required_one_of=[("path", "entity_set")])
     )
     result = module.run(request, module)
     module.exit_json(**result)

@@ -217,7 +217,7 @@ EXAMPLES = r"""
     instances:
       - name: partner-a
       - name: partner-b
-        token_validity: 1800
+        token_validity: 14400
       - name: partner-c
         roles: [ESBMessaging.send, ESBDataStore.Read]
   register: partners

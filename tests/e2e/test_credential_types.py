@@ -91,11 +91,11 @@ def module_utils(staged_collection):
     path = str(staged_collection)
     if path not in sys.path:
         sys.path.insert(0, path)
-    from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import _api_portal, _cf, _module, _oauth  # pylint: disable=import-outside-toplevel
+    from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import _api_portal, _cf, _credentials, _module, _oauth  # pylint: disable=import-outside-toplevel
     from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import (  # pylint: disable=import-outside-toplevel
         _destination_service, _security_material)
-    return {"cf": _cf, "module": _module, "oauth": _oauth, "api_portal": _api_portal, "destination": _destination_service,
-            "security_material": _security_material}
+    return {"cf": _cf, "credentials": _credentials, "module": _module, "oauth": _oauth, "api_portal": _api_portal,
+            "destination": _destination_service, "security_material": _security_material}
 
 
 def fallback_envs(spec):
@@ -111,7 +111,7 @@ def fallback_envs(spec):
 def all_fallbacks(module_utils):
     specs = {}
     specs.update(module_utils["cf"].cf_argument_spec())
-    specs.update(module_utils["oauth"].cpi_argument_spec())
+    specs.update(module_utils["credentials"].argument_spec(cf=False))
     specs.update(module_utils["module"].common_argument_spec())
     specs.update(module_utils["api_portal"].apiportal_argument_spec())
     specs.update(module_utils["destination"].destination_argument_spec())
@@ -333,7 +333,7 @@ def test_external_certificate_key_plus_private_key(tmp_path):
 # what is injected is what the modules read
 
 class _FakeModule:
-    """Just enough of CloudIntegrationModule for resolve_credentials() and CfClient.from_module()."""
+    """Just enough of CloudIntegrationModule for _credentials.resolve() and CfClient.from_module()."""
 
     def __init__(self, params):
         self.params = params
@@ -363,7 +363,7 @@ def _validate(module_utils, spec, env, monkeypatch, **kwargs):
 
 def _cpi_spec(module_utils):
     spec = module_utils["module"].common_argument_spec()
-    spec.update(module_utils["oauth"].cpi_argument_spec())
+    spec.update(module_utils["credentials"].argument_spec(cf=False))
     return spec
 
 
@@ -380,10 +380,10 @@ def test_modules_read_the_injected_service_key(variant, module_utils, tmp_path, 
     }[variant]
     injection = inject_credential(credential_type_by_name(CPI_TYPE), inputs, tmp_path)
     params = _validate(module_utils, _cpi_spec(module_utils), injection.env, monkeypatch,
-                       mutually_exclusive=module_utils["oauth"].CPI_MUTUALLY_EXCLUSIVE)
+                       mutually_exclusive=module_utils["credentials"].mutually_exclusive())
     assert params["service_key_path"] == injection.files["service_key"]
     module = _FakeModule(params)
-    creds = module_utils["oauth"].resolve_credentials(module, require_url=True)
+    creds = module_utils["credentials"].resolve(module, require_url=True)
     assert creds["clientid"] == client_id
     assert creds["tokenurl"] == TOKEN_URL and creds["url"] == RT_URL
     if variant in ("whole_json", "fields"):

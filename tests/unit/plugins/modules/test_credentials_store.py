@@ -123,6 +123,25 @@ def test_unwritable_path(monkeypatch, capsys, tmp_path):
     assert result["failed"] and result["msg"].startswith("path: cannot create a file in /proc")
 
 
+@pytest.mark.parametrize("fmt", ["json", "pem"])
+def test_check_mode_predicts_a_file_in_a_directory_not_created_yet(monkeypatch, capsys, tmp_path, fmt):
+    # onboarding --check: the task that creates the directory did not run, so check mode predicts instead of failing
+    from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import _module
+
+    warnings = []
+    monkeypatch.setattr(_module.CloudIntegrationModule, "warn", lambda self, text: warnings.append(text))
+    path = tmp_path / "not-yet" / ("k." + fmt)
+    key = secret_key() if fmt == "json" else certificate_key()
+    result = run(monkeypatch, capsys, {"credentials": key, "path": str(path), "format": fmt}, check_mode=True)
+    assert not result.get("failed") and result["changed"] is True, result
+    assert any("does not exist yet" in text and str(path.parent) in text for text in warnings), warnings
+    assert not path.parent.exists()
+    # the real run still fails, naming the option, and creates nothing
+    result = run(monkeypatch, capsys, {"credentials": key, "path": str(path), "format": fmt})
+    assert result["failed"] and result["msg"] == "path: the directory %s does not exist" % path.parent
+    assert not path.parent.exists()
+
+
 class MemoryKv:
     """An in-memory KV v2 mount with versions, soft delete and cas, behind the hvac method names."""
 
