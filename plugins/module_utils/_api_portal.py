@@ -256,8 +256,12 @@ def public_view(entity):
 
 def differences(current, desired):
     """Names of the fields that differ (secrets through the fingerprint property; a secret read back is compared too)."""
-    names = [name for name in COMPARED_FIELDS if (current.get(name) or None) != (desired.get(name) or None)
-             and not (current.get(name) is None and desired.get(name) in ("", None))]
+    def differs(name):
+        if current.get(name) is None and desired.get(name) in ("", None):
+            return False
+        return (current.get(name) or None) != (desired.get(name) or None)
+
+    names = [name for name in COMPARED_FIELDS if differs(name)]
     if additional(current).get(FINGERPRINT_PROPERTY) != additional(desired).get(FINGERPRINT_PROPERTY):
         names.append("credential_fingerprint")
     for name in SECRET_FIELDS:

@@ -209,9 +209,9 @@ def parse_raw_service_key(data, option="service_key", require_wrapper=False):
         data = json.loads(data.strip())
     if isinstance(data.get("raw"), dict):
         data = data["raw"]
-    if isinstance(data.get("credentials"), dict) and (isinstance(data["credentials"].get("oauth"), dict)
-                                                      or is_apiportal_key(data["credentials"])):
-        data = data["credentials"]
+    inner = data.get("credentials")
+    if isinstance(inner, dict) and (isinstance(inner.get("oauth"), dict) or is_apiportal_key(inner)):
+        data = inner
     if isinstance(data.get("oauth"), dict) or is_apiportal_key(data):
         return json.loads(json.dumps(data)), creds
     return to_raw(creds), creds
