@@ -155,8 +155,8 @@ class ActionModule(SecretResultAction):
                 continue
             plan = self._vault_plan(merged, read)
             if plan.get("failed"):
-                results[index] = {"name": read.get("name"), "destination": "ansible_vault", "failed": True, "changed": False,
-                                  "msg": "%s: %s" % (read.get("name"), plan["msg"])}
+                results[index] = {"name": read.get("name"), "destination": "ansible_vault", "path": read.get("path"), "failed": True,
+                                  "changed": False, "msg": "%s: %s" % (read.get("name"), plan["msg"])}
                 continue
             plans[index] = plan
             write_item = {name: value for name, value in items[index].items() if name not in SOURCE_ARGS}

@@ -19,6 +19,7 @@ Cloud Foundry client (one login, one connection pool):
 from __future__ import annotations
 
 import concurrent.futures
+import threading
 
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._deps import MissingDependencyError
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._errors import ApiError, ParameterError
@@ -37,12 +38,13 @@ def item_spec(argument_spec, item_options, required=("name",)):
     return options
 
 
-def expand(params, option, item_options, exclusive=(), identity=("name",)):
+def expand(params, option, item_options, exclusive=(), identity=("name",), unique=True):
     """The parameters of every item of ``params[option]``.
 
     ``item_options``: the option names an item may set; an item value of None inherits the task's value.
     ``exclusive``: pairs of option groups; an item that sets an option of one group inherits nothing of the other.
     ``identity``: the options (after inheritance) that tell items apart; the first one must be set in every item.
+    ``unique``: False for items that may repeat (calls); ``identity`` may then be empty.
     Raises ParameterError (naming ``option[index]``) for a missing name or an item listed twice.
     """
     items = params.get(option) or []
@@ -50,7 +52,7 @@ def expand(params, option, item_options, exclusive=(), identity=("name",)):
     for index, item in enumerate(items):
         where = "%s[%d]" % (option, index)
         own = {name: value for name, value in (item or {}).items() if name in item_options and value is not None}
-        if not own.get(identity[0]):
+        if identity and not own.get(identity[0]):
             raise ParameterError(where, "every item needs a %s" % identity[0])
         merged = {name: value for name, value in params.items() if name != option}
         for first, second in exclusive:
@@ -60,12 +62,41 @@ def expand(params, option, item_options, exclusive=(), identity=("name",)):
                 merged.update({name: None for name in first})
         merged.update(own)
         ident = tuple(merged.get(name) for name in identity)
-        if ident in seen:
+        if unique and ident in seen:
             raise ParameterError(where, "%s is listed twice" % ", ".join(
                 "%s %r" % (name, value) for name, value in zip(identity, ident) if value is not None))
         seen.add(ident)
         expanded.append(merged)
     return expanded
+
+
+class ItemModule:
+    """The module as one item of a batch sees it: the item's parameters in ``params``; everything else (secrets, check
+    and diff mode, file helpers, warnings) is the module's own. HTTP clients are shared by all items of the batch (one
+    connection pool per set of options), and so are XSUAA tokens (``shared_tokens``, see _oauth.token_provider)."""
+
+    def __init__(self, module, params, shared=None):
+        self._module = module
+        self.params = params
+        self._shared = shared if shared is not None else {"http": {}, "lock": threading.Lock()}
+        self.shared_tokens = self._shared.setdefault("tokens", None)
+
+    def __getattr__(self, name):
+        return getattr(self._module, name)
+
+    def http(self, **overrides):
+        key = tuple(sorted((name, repr(value)) for name, value in overrides.items()))
+        with self._shared["lock"]:
+            client = self._shared["http"].get(key)
+            if client is None:
+                client = self._shared["http"][key] = self._module.http(**overrides)
+            return client
+
+
+def item_modules(module, items, tokens=None):
+    """An ItemModule per item, all sharing HTTP clients (and ``tokens``, a shared token store, when given)."""
+    shared = {"http": {}, "lock": threading.Lock(), "tokens": tokens}
+    return [ItemModule(module, item, shared) for item in items]
 
 
 def check_concurrency(value, option="concurrency"):
@@ -121,12 +152,13 @@ def run_one(module, manager, client_factory):
     return result
 
 
-def run_batch(module, option, items, make, client_factory, noun, identify, result_key=None, finalise=None):
+def run_batch(module, option, items, make, client_factory, noun, identify, result_key=None, finalise=None, prepare=None):
     """The batch of a module. ``make(item)`` gives a manager (``validate()``, ``present()`` / ``absent()``, ``client``,
     ``p``); every item is validated before ``client_factory(module)`` builds the one shared client, then the items run
     on ``module.params['concurrency']`` threads. Returns ``{changed, <result_key>: results, diff}`` (results in item
     order; a failed item is ``identify(manager)`` with ``failed``, ``changed`` and ``msg``), or fails with a message
-    that names every failed item. ``finalise(output, failed)`` may adjust the output first."""
+    that names every failed item. ``finalise(output, failed)`` may adjust the output first. ``prepare(client, managers)``
+    runs once before the threads start (for example one list request that looks all items up at once)."""
     concurrency = check_concurrency(module.params["concurrency"])
     managers = []
     for index, item in enumerate(items):
@@ -141,6 +173,8 @@ def run_batch(module, option, items, make, client_factory, noun, identify, resul
         client.access_token()  # one login before the threads start
     for manager in managers:
         manager.client = client
+    if prepare is not None and managers:
+        prepare(client, managers)
     results, diffs, failures = [], [], []
     for manager, (result, error) in zip(managers, run_items(managers, apply_state, concurrency)):
         if error is not None:
@@ -157,4 +191,36 @@ def run_batch(module, option, items, make, client_factory, noun, identify, resul
         finalise(output, bool(failures))
     if failures:
         module.fail_json(msg=failure_message(noun, failures, len(managers)), **output)
+    return output
+
+
+def run_calls(module, option, item_options, handler, noun, tokens=None, exclusive=()):
+    """A batch of calls (``iflow_request`` ``requests``...): every item expanded and validated by ``handler(item_module,
+    validate_only=True)``, then ``handler(item_module)`` on ``concurrency`` threads sharing HTTP clients and tokens.
+    Items may repeat. Returns ``{changed, <option>: results}`` in item order; an item whose result has ``failed`` or
+    that raised is failed with its ``msg``, and the task then fails naming every failed item."""
+    concurrency = check_concurrency(module.params.get("concurrency"))
+    items = expand(dict(module.params), option, item_options, exclusive=exclusive, identity=(), unique=False)
+    modules = item_modules(module, items, tokens=tokens)
+    for index, item_module in enumerate(modules):
+        try:
+            handler(item_module, validate_only=True)
+        except ParameterError as exc:
+            label = item_module.params.get("name")
+            raise item_parameter_error(exc, "%s[%d]%s" % (option, index, " (%s)" % label if label else "")) from None
+    results, failures = [], []
+    for index, (item_module, (result, error)) in enumerate(zip(modules, run_items(modules, handler, concurrency))):
+        label = item_module.params.get("name") or "%s[%d]" % (option, index)
+        if error is not None:
+            result = {"failed": True, "changed": False, "msg": module.redactor.scrub(str(error))}
+            if isinstance(error, ApiError):
+                result.update(error.to_result())
+        if item_module.params.get("name"):
+            result["name"] = item_module.params["name"]
+        if result.get("failed"):
+            failures.append(module.redactor.scrub("%s: %s" % (label, result.get("msg"))))
+        results.append(result)
+    output = {"changed": any(result.get("changed") for result in results), option: results}
+    if failures:
+        module.fail_json(msg=failure_message(noun, failures, len(results)), **output)
     return output

@@ -216,6 +216,7 @@ class CfClient:
         self._lock = threading.RLock()
         self._locks = {}
         self._retrievable = {}
+        self._prefetched = {}
 
     # -- construction -----------------------------------------------------------------------------
     @classmethod
@@ -580,11 +581,26 @@ class CfClient:
             resource["offering_name"] = (offerings.get(offering_guid) or {}).get("name")
         return resources
 
+    def prefetch_instances(self, names):
+        """Look up many instances with one list request (per 100 names) before a batch works on them: the first
+        find_instance() of each name is then answered from this listing, later ones ask the API again."""
+        names = list(dict.fromkeys(names))
+        found = {}
+        for start in range(0, len(names), 100):
+            for instance in self.list_instances(names=names[start:start + 100]):
+                found[instance.get("name")] = instance
+        with self._lock:
+            for name in names:
+                self._prefetched[name] = found.get(name)
+
     def find_instance(self, name):
         """The service instance with this exact name in the target space, or None.
 
         The resource carries two extra keys, plan_name and offering_name (None for user-provided instances).
         """
+        with self._lock:
+            if name in self._prefetched:
+                return self._prefetched.pop(name)
         params = {"names": name, "space_guids": self.space_guid()}
         params.update(self.PLAN_FIELDS)
         resources, included = self.list_resources("/v3/service_instances", "Looking up service instance '%s'" % name, params, limit=1)

@@ -356,18 +356,6 @@ def item_label(params):
     return params.get("name") or "%s:%s" % (params.get("destination"), params.get("path"))
 
 
-class ItemModule:
-    """The module as one item of a batch sees it: the item's parameters; everything else (secrets, check and diff
-    mode, file helpers) is the module's own."""
-
-    def __init__(self, module, params):
-        self._module = module
-        self.params = params
-
-    def __getattr__(self, name):
-        return getattr(self._module, name)
-
-
 def run_batch(module, item_options, client_factory):
     """``destinations``: every item validated, then all items on threads sharing one Cloud Foundry client (built only
     when an item reads its key from Cloud Foundry). Returns ``{changed, destinations: [...], diff: [...]}`` in item
@@ -376,9 +364,10 @@ def run_batch(module, item_options, client_factory):
     items = _batch.expand(dict(module.params), "destinations", item_options, exclusive=source_exclusive(),
                           identity=("path", "destination", "url", "mount"))
     stores = []
-    for index, item in enumerate(items):
+    for index, item_module in enumerate(_batch.item_modules(module, items)):
+        item = item_module.params
         item.setdefault("name", None)
-        store = CredentialsStore(ItemModule(module, item))
+        store = CredentialsStore(item_module)
         try:
             store.validate()
         except ParameterError as exc:
@@ -402,8 +391,8 @@ def run_batch(module, item_options, client_factory):
         if error is not None:
             message = module.redactor.scrub("%s: %s" % (label, error))
             failures.append(message)
-            results.append({"name": label, "destination": store.params["destination"], "failed": True, "changed": False,
-                            "msg": message})
+            results.append({"name": label, "destination": store.params["destination"], "path": store.params.get("path"),
+                            "failed": True, "changed": False, "msg": message})
             continue
         if "diff" in result and not store.params.get("_vault_phase"):
             # (the action plugin completes the diff of an Ansible Vault item from both phases)

@@ -391,7 +391,8 @@ def instance_summary(client, instance, include_parameters=False):
 
 
 def wait_for_instances(client, names, wait_for, timeout):
-    """Poll the named instances (one list request per round) until all are ready or all are gone."""
+    """Poll the named instances (one list request per round) until all are ready (``settled``: ready or failed) or all
+    are gone."""
     deadline = client.clock() + timeout
     intervals = client.poll_intervals()
     while True:
@@ -404,7 +405,7 @@ def wait_for_instances(client, names, wait_for, timeout):
             if missing:
                 raise ApiError("Service instance(s) %s not found in the target space" % ", ".join("'%s'" % n for n in missing))
             failed = [item for item in instances if last_operation(item).get("state") == "failed"]
-            if failed:
+            if failed and wait_for != "settled":
                 raise ApiError("Service instance(s) failed: %s" % "; ".join(
                     "'%s' (%s: %s)" % (item["name"], last_operation(item).get("type"), last_operation(item).get("description") or "no details")
                     for item in failed))

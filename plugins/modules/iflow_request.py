@@ -89,6 +89,126 @@ options:
         iFlow; a POST or PATCH is repeated only when it provably was not received (connection refused, 429).
     type: int
     default: 3
+  name:
+    description:
+      - A label for the result and errors, for example the client that makes the call. In O(requests), the name of
+        the item.
+    type: str
+    version_added: 1.0.0
+  requests:
+    description:
+      - Many calls in one task - faster than a loop, which starts a module process for every call (about 0.5 s each)
+        and makes the calls one after the other. The calls run on O(concurrency) threads that share the connection
+        pool and the tokens - one token per client (credentials), fetched or read from the cache once, however many
+        calls the client makes.
+      - Each item sets the options of one call; an option an item does not set is taken from the task (O(method),
+        O(status_code), O(service_key_path), ...). An item that sets its own credentials takes no other credential
+        option from the task. Items may repeat (the same call several times).
+      - Every item is validated (credentials read, plan checked) before the first request. A call that fails does not
+        stop the others; the task then fails and names every failed item, and RV(requests) still holds all results.
+    type: list
+    elements: dict
+    version_added: 1.0.0
+    suboptions:
+      service_key:
+        description: O(service_key) of this call.
+        type: raw
+      service_key_path:
+        description: O(service_key_path) of this call.
+        type: path
+      client_id:
+        description: O(client_id) of this call.
+        type: str
+      client_secret:
+        description: O(client_secret) of this call.
+        type: str
+      token_url:
+        description: O(token_url) of this call.
+        type: str
+      url:
+        description: O(url) of this call.
+        type: str
+      client_cert:
+        description: O(client_cert) of this call.
+        type: str
+      client_key:
+        description: O(client_key) of this call.
+        type: str
+      allow_http:
+        description: O(allow_http) of this call.
+        type: bool
+      client_auth:
+        description: O(client_auth) of this call.
+        type: str
+        choices:
+        - basic
+        - body
+        - query
+      cache:
+        description: O(cache) of this call.
+        type: bool
+      min_ttl:
+        description: O(min_ttl) of this call.
+        type: int
+      path:
+        description: O(path) of this call.
+        type: str
+      method:
+        description: O(method) of this call.
+        type: str
+        choices:
+        - GET
+        - HEAD
+        - POST
+        - PUT
+        - PATCH
+        - DELETE
+        - OPTIONS
+      body:
+        description: O(body) of this call.
+        type: raw
+      body_format:
+        description: O(body_format) of this call.
+        type: str
+        choices:
+        - auto
+        - json
+        - raw
+      src:
+        description: O(src) of this call.
+        type: path
+      headers:
+        description: O(headers) of this call.
+        type: dict
+      correlation_id:
+        description: O(correlation_id) of this call.
+        type: str
+      auth:
+        description: O(auth) of this call.
+        type: str
+        choices:
+        - oauth
+        - basic
+        - certificate
+      csrf:
+        description: O(csrf) of this call.
+        type: bool
+      status_code:
+        description: O(status_code) of this call.
+        type: list
+        elements: int
+      retries:
+        description: O(retries) of this call.
+        type: int
+      name:
+        description: Name of this item in the results and in errors (see O(name)).
+        type: str
+  concurrency:
+    description:
+      - With O(requests), how many calls are made at the same time (1-32).
+    type: int
+    default: 8
+    version_added: 1.0.0
 attributes:
   check_mode:
     support: partial
@@ -123,6 +243,17 @@ EXAMPLES = r"""
     headers:
       Content-Type: text/xml; charset=utf-8
 
+- name: Two calls for each of two clients in one task (one token per client)
+  sap_btp.cloud_integration.iflow_request:
+    path: /products/details
+    body: {productIdentifier: HT-2000}
+    requests:
+      - {name: orders, service_key_path: /etc/cpi/orders-key.json}
+      - {name: orders, service_key_path: /etc/cpi/orders-key.json, body: {productIdentifier: HT-1000}}
+      - {name: billing, service_key_path: /etc/cpi/billing-key.json}
+      - {name: billing, service_key_path: /etc/cpi/billing-key.json, path: /orders, body: {orderId: 4711}}
+  register: calls
+
 - name: A call that is expected to fail, keeping the MPL id
   sap_btp.cloud_integration.iflow_request:
     service_key: "{{ iflow_key }}"
@@ -132,6 +263,14 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+requests:
+  description:
+    - With O(requests), the result of every call in the order of the items - the keys described here (RV(status),
+      RV(body), RV(mpl_id), ...), C(changed), C(name) when the item has one, and C(failed) with C(msg) for a failed call.
+  returned: with O(requests)
+  type: list
+  elements: dict
+  sample: [{name: orders-client, status: 200, mpl_id: AGXa1b2c3d4e5f6g7h8i9j0k1l2m, changed: true}]
 status:
   description: The HTTP status of the answer.
   returned: when a request was sent
@@ -174,11 +313,13 @@ endpoint:
   sample: https://acme-dev.it-cpi018-rt.cfapps.eu10-003.hana.ondemand.com/http/orders
 """
 
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import _batch
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._errors import ParameterError, safe_url
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._module import CloudIntegrationModule
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._oauth import (
     CPI_MUTUALLY_EXCLUSIVE,
     PLAN_IFLOW,
+    SharedTokens,
     check_plan,
     cpi_argument_spec,
     resolve_credentials,
@@ -198,12 +339,16 @@ from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._runtime
 )
 
 
-def call(module):
+def call(module, validate_only=False):
     params = module.params
     if params["retries"] < 0:
         raise ParameterError("retries", "must be 0 or more")
+    if params.get("body") is not None and params.get("src"):
+        raise ParameterError("body", "parameters are mutually exclusive: body|src")
     creds = resolve_credentials(module, require_url=True)
     check_plan(creds, PLAN_IFLOW, "an iFlow call (iflow_request)")
+    if validate_only:
+        return None
     url = iflow_url(creds["url"], path=params.get("path"))
     method = params["method"]
     changed = method not in SAFE_METHODS
@@ -248,6 +393,29 @@ def call(module):
     return result
 
 
+NOT_ITEM_OPTIONS = ("requests", "concurrency", "validate_certs", "ca_path", "timeout")
+# an item that names its own credentials takes none of the task's other credential options
+CREDENTIAL_GROUPS = [("service_key",), ("service_key_path",), ("client_id", "client_secret", "token_url", "client_cert", "client_key")]
+
+
+def item_options(spec):
+    """Every option of the module a requests item may set (the call and its credentials), from the module's argspec."""
+    return tuple(name for name in spec if name not in NOT_ITEM_OPTIONS and not name.startswith("cf_"))
+
+
+def exclusive_groups():
+    groups = CREDENTIAL_GROUPS
+    pairs = [(first, second) for index, first in enumerate(groups) for second in groups[index + 1:]]
+    return pairs + [(("body",), ("src",))]
+
+
+def run(module, spec):
+    if module.params.get("requests") is not None:
+        return _batch.run_calls(module, "requests", item_options(spec), call, "iFlow calls", tokens=SharedTokens(),
+                                exclusive=exclusive_groups())
+    return call(module)
+
+
 def main():
     spec = cpi_argument_spec()
     spec.update(token_argument_spec())
@@ -263,13 +431,16 @@ def main():
         csrf=dict(type="bool", default=True),
         status_code=dict(type="list", elements="int", default=[200, 201, 202, 204]),
         retries=dict(type="int", default=3),
+        name=dict(type="str"),
+        concurrency=dict(type="int", default=8),
     )
+    spec["requests"] = dict(type="list", elements="dict", options=_batch.item_spec(spec, item_options(spec), required=()))
     module = CloudIntegrationModule(
         argument_spec=spec,
         mutually_exclusive=CPI_MUTUALLY_EXCLUSIVE + [("body", "src")],
         supports_check_mode=True,
     )
-    result = module.run(call, module)
+    result = module.run(run, module, spec)
     if result.pop("failed", False):
         msg = result.pop("msg")
         module.fail_json(msg=msg, **result)

@@ -344,7 +344,9 @@ def run(module):
         return _batch.run_batch(
             module, "instances", _batch.expand(dict(module.params), "instances", ITEM_OPTIONS, EXCLUSIVE),
             lambda item: InstanceManager(None, item, check_mode=module.check_mode, warn=module.warn),
-            CfClient.from_module, "service instances", lambda manager: {"name": manager.p["name"]})
+            CfClient.from_module, "service instances", lambda manager: {"name": manager.p["name"]},
+            # one list request looks every instance up (instead of one request per instance)
+            prepare=lambda client, managers: client.prefetch_instances([manager.p["name"] for manager in managers]))
     return _batch.run_one(module, InstanceManager(None, dict(module.params), check_mode=module.check_mode, warn=module.warn),
                           CfClient.from_module)
 
