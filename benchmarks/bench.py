@@ -284,18 +284,18 @@ def floor_playbook(env, shape_run, label, items=True):
 
 
 def smoke_ours(env, label, key_files, calls, cache_dir):
-    tasks = []
-    for index in range(calls):
-        tasks.append({
-            "name": "Call the iFlow (%d)" % (index + 1),
-            "sap_btp.cloud_integration.iflow_request": {
-                "service_key_path": "{{ item }}", "path": "/products/details", "method": "POST",
-                "body": {"productIdentifier": "HT-2000"}, "status_code": [200], "ca_path": env.conn["ca_bundle"]},
-            "loop": "{{ key_files }}",
-        })
+    """The smoke test with the collection: one iflow_request task with every call of every client (the requests
+    batch: one token per client, the calls on threads sharing the connection pool)."""
+    requests_ = [{"name": Path(key).stem, "service_key_path": str(key)} for key in key_files for dummy in range(calls)]
+    tasks = [{
+        "name": "Call the iFlows",
+        "sap_btp.cloud_integration.iflow_request": {
+            "path": "/products/details", "method": "POST", "body": {"productIdentifier": "HT-2000"},
+            "status_code": [200], "ca_path": env.conn["ca_bundle"], "requests": "{{ calls }}"},
+    }]
     path = env.work / ("smoke-%s.yml" % label)
     path.write_text(yaml.safe_dump([{"name": "Smoke test (collection modules)", "hosts": "localhost",
-                                     "gather_facts": False, "vars": {"key_files": [str(k) for k in key_files]},
+                                     "gather_facts": False, "vars": {"calls": requests_},
                                      "tasks": tasks}], sort_keys=False), encoding="utf-8")
     return env.run(path, label, cache_dir=cache_dir)
 

@@ -194,9 +194,34 @@ def run_batch(module, option, items, make, client_factory, noun, identify, resul
     return output
 
 
-def run_calls(module, option, item_options, handler, noun, tokens=None, exclusive=()):
-    """A batch of calls (``iflow_request`` ``requests``...): every item expanded and validated by ``handler(item_module,
-    validate_only=True)``, then ``handler(item_module)`` on ``concurrency`` threads sharing HTTP clients and tokens.
+CALL_NOT_ITEM_OPTIONS = ("requests", "concurrency", "validate_certs", "ca_path", "timeout")
+# an item that names its own credentials takes none of the task's other credential options
+CREDENTIAL_GROUPS = [("service_key",), ("service_key_path",), ("client_id", "client_secret", "token_url", "client_cert", "client_key")]
+
+
+def call_item_options(spec):
+    """Every option of a call module (iflow_request, odata_request, ...) that a ``requests`` item may set: the call
+    and its credentials, from the module's own argspec."""
+    return tuple(name for name in spec if name not in CALL_NOT_ITEM_OPTIONS and not name.startswith("cf_"))
+
+
+def credential_exclusive(*extra):
+    """Exclusive option groups of call items: the credential sources (and ``extra`` pairs)."""
+    groups = CREDENTIAL_GROUPS
+    return [(first, second) for index, first in enumerate(groups) for second in groups[index + 1:]] + list(extra)
+
+
+def add_requests_option(spec):
+    """Add ``name``, ``concurrency`` and ``requests`` (items with the module's own options) to a call module's spec."""
+    spec.update(name=dict(type="str"), concurrency=dict(type="int", default=8))
+    spec["requests"] = dict(type="list", elements="dict", options=item_spec(spec, call_item_options(spec), required=()))
+    return spec
+
+
+def run_calls(module, option, item_options, handler, noun, tokens=None, exclusive=(), validate=None):
+    """A batch of calls (``iflow_request`` ``requests``...): every item expanded and validated by ``validate(item_module)``
+    (by default ``handler(item_module, validate_only=True)``), then ``handler(item_module)`` on ``concurrency`` threads
+    sharing HTTP clients and tokens.
     Items may repeat. Returns ``{changed, <option>: results}`` in item order; an item whose result has ``failed`` or
     that raised is failed with its ``msg``, and the task then fails naming every failed item."""
     concurrency = check_concurrency(module.params.get("concurrency"))
@@ -204,7 +229,10 @@ def run_calls(module, option, item_options, handler, noun, tokens=None, exclusiv
     modules = item_modules(module, items, tokens=tokens)
     for index, item_module in enumerate(modules):
         try:
-            handler(item_module, validate_only=True)
+            if validate is not None:
+                validate(item_module)
+            else:
+                handler(item_module, validate_only=True)
         except ParameterError as exc:
             label = item_module.params.get("name")
             raise item_parameter_error(exc, "%s[%d]%s" % (option, index, " (%s)" % label if label else "")) from None
@@ -212,9 +240,13 @@ def run_calls(module, option, item_options, handler, noun, tokens=None, exclusiv
     for index, (item_module, (result, error)) in enumerate(zip(modules, run_items(modules, handler, concurrency))):
         label = item_module.params.get("name") or "%s[%d]" % (option, index)
         if error is not None:
-            result = {"failed": True, "changed": False, "msg": module.redactor.scrub(str(error))}
+            result = {"failed": True, "changed": False, "msg": str(error)}
             if isinstance(error, ApiError):
                 result.update(error.to_result())
+        if result.get("failed") and item_module.__dict__.get("token_error"):
+            result["token_failed"] = True
+        if result.get("msg"):
+            result["msg"] = module.redactor.scrub(result["msg"])
         if item_module.params.get("name"):
             result["name"] = item_module.params["name"]
         if result.get("failed"):

@@ -31,7 +31,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from ansible.module_utils.basic import env_fallback
 
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._cache import CacheError, FileCache, cache_key
-from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._deps import crypto_lib
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._deps import MissingDependencyError, crypto_lib
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._errors import ApiError, ParameterError, api_error_from_response, safe_url
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._service_key import (
     PLAN_API,
@@ -580,17 +580,18 @@ class SharedTokens:
         with self._lock:
             return self._locks.setdefault(key, threading.Lock())
 
-    def wrap(self, provider, key):
-        return _SharedProvider(self, provider, key)
+    def wrap(self, provider, key, on_error=None):
+        return _SharedProvider(self, provider, key, on_error)
 
 
 class _SharedProvider:
     """A TokenProvider whose token is shared by the items of a batch (same interface: token(), invalidate())."""
 
-    def __init__(self, shared, provider, key):
+    def __init__(self, shared, provider, key, on_error=None):
         self._shared = shared
         self._provider = provider
         self._key = key
+        self._on_error = on_error
 
     def __getattr__(self, name):
         return getattr(self._provider, name)
@@ -599,7 +600,12 @@ class _SharedProvider:
         with self._shared.lock_for(self._key):
             entry = self._shared._entries.get(self._key)
             if entry is None:
-                entry = self._shared._entries[self._key] = self._provider.token()
+                try:
+                    entry = self._shared._entries[self._key] = self._provider.token()
+                except (ApiError, ParameterError, MissingDependencyError) as exc:
+                    if self._on_error is not None:
+                        self._on_error(exc)
+                    raise
             return entry
 
     def invalidate(self):
@@ -622,7 +628,8 @@ def token_provider(module, creds, http=None):
     shared = getattr(module, "shared_tokens", None)
     if isinstance(shared, SharedTokens):
         key = (token_cache_key(creds, provider.method), provider.use_cache, provider.min_ttl)
-        return shared.wrap(provider, key)
+        # a batch item remembers that its token could not be fetched (the item's result then says token_failed)
+        return shared.wrap(provider, key, on_error=lambda exc: setattr(module, "token_error", str(exc)))
     return provider
 
 

@@ -106,6 +106,8 @@ options:
         option from the task. Items may repeat (the same call several times).
       - Every item is validated (credentials read, plan checked) before the first request. A call that fails does not
         stop the others; the task then fails and names every failed item, and RV(requests) still holds all results.
+      - In check mode no call is sent, but each client's token is fetched (which changes nothing), so that the
+        credentials are checked.
     type: list
     elements: dict
     version_added: 1.0.0
@@ -263,6 +265,20 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+hint:
+  description:
+    - What an error status usually means (for example for 403, the role the sender adapter requires), also when the
+      status is among O(status_code).
+  returned: when the status is 400 or higher and there is a hint
+  type: str
+  sample: "authenticated but not authorised: the service instance lacks the role the sender adapter requires (default ESBMessaging.send)"
+  version_added: 1.0.0
+token_failed:
+  description: True when no token could be fetched (the call was not sent); RV(msg) tells why.
+  returned: when fetching the token failed
+  type: bool
+  sample: true
+  version_added: 1.0.0
 requests:
   description:
     - With O(requests), the result of every call in the order of the items - the keys described here (RV(status),
@@ -314,7 +330,7 @@ endpoint:
 """
 
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import _batch
-from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._errors import ParameterError, safe_url
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._errors import ApiError, ParameterError, safe_url
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._module import CloudIntegrationModule
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._oauth import (
     CPI_MUTUALLY_EXCLUSIVE,
@@ -336,6 +352,7 @@ from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._runtime
     iflow_url,
     mpl_id_from,
     parse_body,
+    status_hint,
 )
 
 
@@ -371,6 +388,16 @@ def call(module, validate_only=False):
 
     caller = IflowCaller(http, creds, auth=params["auth"], token_source=token_source, csrf=params["csrf"])
     caller.check()
+    if provider is not None and (not module.check_mode or getattr(module, "shared_tokens", None) is not None):
+        # the token first, so that a failure to get one is told apart from a failed call (token_failed); a batch
+        # checks its tokens in check mode too (a token request changes nothing)
+        try:
+            token_source(False)
+        except (ApiError, ParameterError) as exc:
+            failed = {"changed": False, "failed": True, "msg": str(exc), "token_failed": True, "endpoint": safe_url(url)}
+            if isinstance(exc, ApiError):
+                failed.update(exc.to_result())
+            return failed
     if module.check_mode:
         result["msg"] = "check mode: the %s request to %s was not sent" % (method, safe_url(url))
         return result
@@ -387,32 +414,18 @@ def call(module, validate_only=False):
         elapsed=round(elapsed, 3),
         csrf_handshake=caller.csrf_handshake,
     )
+    if response.status_code >= 400 and status_hint(response.status_code, mpl_id, caller.csrf_handshake):
+        result["hint"] = status_hint(response.status_code, mpl_id, caller.csrf_handshake)
     if response.status_code not in params["status_code"]:
         result["failed"] = True
         result["msg"] = failure_message(method, url, response.status_code, params["status_code"], text, mpl_id, caller.csrf_handshake)
     return result
 
 
-NOT_ITEM_OPTIONS = ("requests", "concurrency", "validate_certs", "ca_path", "timeout")
-# an item that names its own credentials takes none of the task's other credential options
-CREDENTIAL_GROUPS = [("service_key",), ("service_key_path",), ("client_id", "client_secret", "token_url", "client_cert", "client_key")]
-
-
-def item_options(spec):
-    """Every option of the module a requests item may set (the call and its credentials), from the module's argspec."""
-    return tuple(name for name in spec if name not in NOT_ITEM_OPTIONS and not name.startswith("cf_"))
-
-
-def exclusive_groups():
-    groups = CREDENTIAL_GROUPS
-    pairs = [(first, second) for index, first in enumerate(groups) for second in groups[index + 1:]]
-    return pairs + [(("body",), ("src",))]
-
-
 def run(module, spec):
     if module.params.get("requests") is not None:
-        return _batch.run_calls(module, "requests", item_options(spec), call, "iFlow calls", tokens=SharedTokens(),
-                                exclusive=exclusive_groups())
+        return _batch.run_calls(module, "requests", _batch.call_item_options(spec), call, "iFlow calls", tokens=SharedTokens(),
+                                exclusive=_batch.credential_exclusive((("body",), ("src",))))
     return call(module)
 
 
@@ -431,10 +444,8 @@ def main():
         csrf=dict(type="bool", default=True),
         status_code=dict(type="list", elements="int", default=[200, 201, 202, 204]),
         retries=dict(type="int", default=3),
-        name=dict(type="str"),
-        concurrency=dict(type="int", default=8),
     )
-    spec["requests"] = dict(type="list", elements="dict", options=_batch.item_spec(spec, item_options(spec), required=()))
+    _batch.add_requests_option(spec)
     module = CloudIntegrationModule(
         argument_spec=spec,
         mutually_exclusive=CPI_MUTUALLY_EXCLUSIVE + [("body", "src")],
