@@ -274,7 +274,7 @@ hint:
   sample: "authenticated but not authorised: the service instance lacks the role the sender adapter requires (default ESBMessaging.send)"
   version_added: 1.0.0
 token_failed:
-  description: True when no token could be fetched (the call was not sent); RV(msg) tells why.
+  description: True when no token could be fetched (the call was not sent); the message of the failure tells why.
   returned: when fetching the token failed
   type: bool
   sample: true
