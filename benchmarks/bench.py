@@ -605,10 +605,10 @@ class Benchmarks:
         files = sum(1 for c in big if (out / ("%s.json" % c["name"])).exists())
         r.add("B6", "onboarding %d clients (wall)" % self.scale, run["wall"], unit="s")
         r.add("B6", "clients onboarded", files, target=str(self.scale), ok=files == self.scale)
-        baseline = self.ours25["cf_per_client"] if self.ours25 else None
-        if baseline is None:
+        if not self.ours25:
             r.add("B6", "CF requests per client", per_client)
             return
+        baseline = self.ours25["cf_per_client"]
         r.add("B6", "CF requests per client at %d vs %d" % (self.scale, self.n), "%.2f vs %.2f" % (per_client, baseline),
               target="<= at %d" % self.n, ok=per_client <= baseline + 1e-9, ratio=per_client / baseline)
         wall25 = self.ours25["run"]["wall"]
@@ -637,8 +637,8 @@ def breakdown_markdown(breakdowns):
         out.append("| task | module | s | items | s per item |")
         out.append("|---|---|---|---|---|")
         for row in data["top"]:
-            out.append("| %s | %s | %.2f | %s | %s |" % (row["name"].replace("|", "/"), row["action"], row["seconds"], row["items"] or "-",
-                                                       "%.3f" % row["per_item"] if row["per_item"] else "-"))
+            per_item = "%.3f" % row["per_item"] if row["per_item"] else "-"
+            out.append("| %s | %s | %.2f | %s | %s |" % (row["name"].replace("|", "/"), row["action"], row["seconds"], row["items"] or "-", per_item))
         out.append("")
     return "\n".join(out).rstrip()
 
