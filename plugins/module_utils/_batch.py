@@ -99,6 +99,16 @@ def item_modules(module, items, tokens=None):
     return [ItemModule(module, item, shared) for item in items]
 
 
+class Deferred:
+    """What an item of a batch returns when its last lookup can be made for all items at once: ``key`` names the
+    resource to look up, ``finish(resource)`` builds the item's result from it (or raises like the item would).
+    ``run_batch(resolve=...)`` makes one list request for all deferred items instead of one request per item."""
+
+    def __init__(self, key, finish):
+        self.key = key
+        self.finish = finish
+
+
 def check_concurrency(value, option="concurrency"):
     if value is None or not 1 <= value <= MAX_CONCURRENCY:
         raise ParameterError(option, "must be between 1 and %d, got %s" % (MAX_CONCURRENCY, value))
@@ -152,13 +162,16 @@ def run_one(module, manager, client_factory):
     return result
 
 
-def run_batch(module, option, items, make, client_factory, noun, identify, result_key=None, finalise=None, prepare=None):
+def run_batch(module, option, items, make, client_factory, noun, identify, result_key=None, finalise=None, prepare=None,
+              resolve=None):
     """The batch of a module. ``make(item)`` gives a manager (``validate()``, ``present()`` / ``absent()``, ``client``,
     ``p``); every item is validated before ``client_factory(module)`` builds the one shared client, then the items run
     on ``module.params['concurrency']`` threads. Returns ``{changed, <result_key>: results, diff}`` (results in item
     order; a failed item is ``identify(manager)`` with ``failed``, ``changed`` and ``msg``), or fails with a message
     that names every failed item. ``finalise(output, failed)`` may adjust the output first. ``prepare(client, managers)``
-    runs once before the threads start (for example one list request that looks all items up at once)."""
+    runs once before the threads start (for example one list request that looks all items up at once).
+    ``resolve(client, keys)`` returns ``{key: resource}`` for the keys of the items that returned a ``Deferred``
+    (one list request for all of them); each deferred item is then finished with its resource."""
     concurrency = check_concurrency(module.params["concurrency"])
     managers = []
     for index, item in enumerate(items):
@@ -175,8 +188,23 @@ def run_batch(module, option, items, make, client_factory, noun, identify, resul
         manager.client = client
     if prepare is not None and managers:
         prepare(client, managers)
+    outcomes = run_items(managers, apply_state, concurrency)
+    deferred = [index for index, (result, error) in enumerate(outcomes) if isinstance(result, Deferred)]
+    if deferred:
+        try:
+            found = resolve(client, [outcomes[index][0].key for index in deferred])
+        except (ParameterError, ApiError) as exc:
+            found, lookup_error = None, exc
+        for index in deferred:
+            if found is None:
+                outcomes[index] = (None, lookup_error)
+                continue
+            try:
+                outcomes[index] = (outcomes[index][0].finish(found.get(outcomes[index][0].key)), None)
+            except (ParameterError, ApiError) as exc:
+                outcomes[index] = (None, exc)
     results, diffs, failures = [], [], []
-    for manager, (result, error) in zip(managers, run_items(managers, apply_state, concurrency)):
+    for manager, (result, error) in zip(managers, outcomes):
         if error is not None:
             message = module.redactor.scrub("%s: %s" % (manager.p["name"], error))
             failures.append(message)
