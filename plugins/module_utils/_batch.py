@@ -230,7 +230,11 @@ CREDENTIAL_GROUPS = [("service_key",), ("service_key_path",), ("client_id", "cli
 def call_item_options(spec):
     """Every option of a call module (iflow_request, odata_request, ...) that a ``requests`` item may set: the call
     and its credentials, from the module's own argspec."""
-    return tuple(name for name in spec if name not in CALL_NOT_ITEM_OPTIONS and not name.startswith("cf_"))
+    from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._cf import cf_argument_spec
+
+    # the Cloud Foundry connection (where a module takes one) is the task's, shared by all items
+    connection = set(cf_argument_spec())
+    return tuple(name for name in spec if name not in CALL_NOT_ITEM_OPTIONS and name not in connection)
 
 
 def credential_exclusive(*extra):
