@@ -29,15 +29,21 @@ RETRY_STATUSES = frozenset((429, 502, 503, 504))
 IDEMPOTENT_METHODS = frozenset(("GET", "HEAD", "OPTIONS", "PUT", "DELETE"))
 USER_AGENT = "%s/%s" % (COLLECTION_NAME, COLLECTION_VERSION)
 MAX_RETRY_AFTER = 120.0
+# Cloud Controller's rate limiter sends Retry-After as the epoch second of X-RateLimit-Reset: a number this large is
+# a point in time (2001 or later), never a delay
+EPOCH_RETRY_AFTER = 1e9
 
 
 def parse_retry_after(value, now=None):
-    """Seconds to wait from a Retry-After header (delta seconds or HTTP date); None if absent or invalid."""
+    """Seconds to wait from a Retry-After header (delta seconds, HTTP date, or the epoch seconds Cloud Controller's
+    rate limiter sends); None if absent or invalid."""
     if value is None:
         return None
     value = str(value).strip()
     try:
         seconds = float(value)
+        if seconds >= EPOCH_RETRY_AFTER:
+            seconds -= time.time() if now is None else now
     except ValueError:
         try:
             when = email.utils.parsedate_to_datetime(value)

@@ -100,11 +100,19 @@ class Broker:
         broker_guid = stable_guid("broker", "sm-broker")
         offerings = []
         plans = []
+        # observed on real SAP BTP CF (issue 13): SAP offerings carry non-empty tags and broker_catalog.metadata with
+        # sm_offering_id, serviceInventoryId and documentation links; the values here are the sandbox's own
         it_rt = {
             "guid": stable_guid("offering", "it-rt"), "name": "it-rt",
-            "description": "Process Integration Runtime", "available": True, "tags": [], "requires": [],
-            "shareable": False, "documentation_url": "https://help.sap.com/docs/cloud-integration",
-            "broker_catalog": {"id": "it-rt-catalog-id", "metadata": {"displayName": "Process Integration Runtime"},
+            "description": "Process Integration Runtime", "available": True, "tags": list(self.config.it_rt_tags),
+            "requires": [], "shareable": False, "documentation_url": "https://help.sap.com/docs/cloud-integration",
+            "broker_name": self.config.it_rt_broker_name,
+            "broker_catalog": {"id": "it-rt-catalog-id", "metadata": {
+                                   "displayName": "Process Integration Runtime",
+                                   "sm_offering_id": stable_guid("sm-offering", "it-rt"),
+                                   "serviceInventoryId": "SERVICE-248",
+                                   "documentationUrl": "https://help.sap.com/docs/cloud-integration",
+                                   "supportUrl": "https://launchpad.support.sap.com"},
                                "features": {"plan_updateable": True, "bindable": True,
                                             "instances_retrievable": bool(self.config.instances_retrievable),
                                             "bindings_retrievable": bool(self.config.bindings_retrievable),
@@ -115,7 +123,13 @@ class Broker:
             "guid": stable_guid("offering", "destination"), "name": "destination",
             "description": "Manage destination configurations", "available": True, "tags": ["destination"],
             "requires": [], "shareable": True, "documentation_url": "https://help.sap.com/docs/connectivity",
-            "broker_catalog": {"id": "destination-catalog-id", "metadata": {"displayName": "Destination"},
+            "broker_name": "destination-broker",
+            "broker_catalog": {"id": "destination-catalog-id", "metadata": {
+                                   "displayName": "Destination",
+                                   "sm_offering_id": stable_guid("sm-offering", "destination"),
+                                   "serviceInventoryId": "SERVICE-171",
+                                   "documentationUrl": "https://help.sap.com/docs/connectivity",
+                                   "supportUrl": "https://launchpad.support.sap.com"},
                                "features": {"plan_updateable": False, "bindable": True, "instances_retrievable": True,
                                             "bindings_retrievable": True, "allow_context_updates": False}},
             "broker_guid": broker_guid,
@@ -126,17 +140,34 @@ class Broker:
             schema = instance_schema(plan_name, self.roles_enum)
             plans.append({
                 "guid": stable_guid("plan", "it-rt", plan_name), "name": plan_name, "description": description,
-                "offering": it_rt, "free": True, "bindable": True,
+                "offering": it_rt, "free": True, "bindable": True, "visibility_type": "organization",
+                "catalog_metadata": self._plan_metadata("it-rt", plan_name),
                 "schemas": {"service_instance": {"create": {"parameters": schema}, "update": {"parameters": schema}},
                             "service_binding": {"create": {"parameters": key_schema(self.config.allowed_key_lengths)}}},
             })
         plans.append({
             "guid": stable_guid("plan", "destination", "lite"), "name": "lite",
             "description": "Destination lite plan", "offering": destination, "free": True, "bindable": True,
+            "visibility_type": "organization", "catalog_metadata": self._plan_metadata("destination", "lite"),
             "schemas": {"service_instance": {"create": {"parameters": {}}, "update": {"parameters": {}}},
                         "service_binding": {"create": {"parameters": {}}}},
         })
         return offerings, plans
+
+    @staticmethod
+    def _plan_metadata(offering, plan):
+        """broker_catalog.metadata of a plan (observed keys on real SAP BTP CF, issue 13; the values are the
+        sandbox's own)."""
+        return {"sm_plan_id": stable_guid("sm-plan", offering, plan),
+                "supportedPlatforms": ["cloudfoundry", "kubernetes", "sapbtp"],
+                "supportedMinOSBVersion": "2.11", "supportedMaxOSBVersion": "2.17"}
+
+    def failure_text(self, instance, text):
+        """A broker failure as Cloud Controller surfaces it on SAP BTP: "Service broker error: Service broker <name>
+        failed with: <text>" (observed on real SAP BTP CF, issue 13)."""
+        offering = next((o for o in self.offerings if o["name"] == (instance or {}).get("offering_name")), None)
+        name = (offering or {}).get("broker_name") or self.config.it_rt_broker_name
+        return "Service broker error: Service broker %s failed with: %s" % (name, text)
 
     def plan_by_guid(self, guid):
         return next((p for p in self.plans if p["guid"] == guid), None)
@@ -391,7 +422,8 @@ class Broker:
             else:
                 self._complete(job)
         except BrokerError as exc:
-            self._fail(job, 10001, "CF-ServiceBrokerBadResponse", "Service broker error: %s" % exc, str(exc))
+            text = self.failure_text(self._instance_of(job), exc)
+            self._fail(job, 10001, "CF-ServiceBrokerBadResponse", text, text)
         self.store.save()
         with self.store.lock:
             again = job["state"] not in ("COMPLETE", "FAILED")
@@ -402,15 +434,25 @@ class Broker:
         table = self.store.keys if job["operation"].startswith("service_keys") else self.store.instances
         return table.get(job["resource_guid"])
 
+    def _instance_of(self, job):
+        """The instance a job works on (for a key job: the key's instance), or None."""
+        with self.store.lock:
+            resource = self._resource(job)
+            if resource is not None and job["operation"].startswith("service_keys"):
+                return self.store.instances.get(resource.get("instance_guid"))
+            return resource
+
     @staticmethod
     def _set_last_operation(resource, op_type, state, description=None):
+        """Move the resource's last_operation. The resource's own updated_at stays: Cloud Controller keeps
+        operations beside the resource (an instance's updated_at does not move when its create job completes,
+        observed on real SAP BTP CF, issue 13)."""
         ts = now_iso()
         last = resource.setdefault("last_operation", {})
         if last.get("type") != op_type:
             last["created_at"] = ts
         last.update(type=op_type, state=state, description=description, updated_at=ts)
         last.setdefault("created_at", ts)
-        resource["updated_at"] = ts
 
     def _fail(self, job, code, title, detail, description):
         with self.store.lock:
@@ -470,9 +512,9 @@ class Broker:
         with self.store.lock:
             resource = self._resource(job)
             if fault:
+                text = self.failure_text(self._instance_of(job), fault["message"])
                 self._fail(job, 10009, "CF-UnableToPerform",
-                           "%s could not be completed: %s" % (OP_TEXT.get(operation, operation), fault["message"]),
-                           fault["message"])
+                           "%s could not be completed: %s" % (OP_TEXT.get(operation, operation), text), text)
                 return
             if resource is None:
                 job.update(state="COMPLETE", updated_at=now_iso())
@@ -490,6 +532,7 @@ class Broker:
                 if "plan_guid" in payload:
                     resource["plan_guid"] = payload["plan_guid"]
                     resource["plan_name"] = payload["plan_name"]
+                    resource["updated_at"] = now_iso()
             if operation == "service_instance.delete":
                 self.remove_instance(resource["guid"])
             elif operation == "service_keys.delete":

@@ -7,6 +7,8 @@ import copy
 import json
 import math
 import re
+import threading
+import time
 import uuid
 from urllib.parse import urlencode
 
@@ -24,9 +26,10 @@ IN_PROGRESS = ("initial", "in progress")
 
 
 class CfError(Exception):
-    def __init__(self, status, code, title, detail):
+    def __init__(self, status, code, title, detail, retry_after=None, content_type=None):
         super().__init__(detail)
         self.status, self.code, self.title, self.detail = status, code, title, detail
+        self.retry_after, self.content_type = retry_after, content_type
 
 
 class SeedError(ValueError):
@@ -138,6 +141,45 @@ def validate_metadata(metadata):
                 raise unprocessable("Metadata label value error: '%s' is greater than 63 characters" % val)
 
 
+class RateCounter:
+    """Cloud Controller's rate limiter: requests per identity in fixed windows (X-Ratelimit-* headers). As in CC's
+    source (middleware/rate_limiter.rb), Remaining is an estimate rounded down to a tenth of the limit and Reset is
+    the epoch second the window ends."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.windows = {}
+
+    def consume(self, identity, limit, window_s, now=None):
+        """Count one request; returns (limit, remaining, reset epoch s, exceeded)."""
+        now = time.time() if now is None else now
+        window_s = max(1, int(window_s))
+        start = int(now) - int(now) % window_s
+        with self.lock:
+            window, count = self.windows.get(identity, (start, 0))
+            if window != start:
+                window, count = start, 0
+            count += 1
+            self.windows[identity] = (window, count)
+        estimate = int(math.floor(10.0 * (limit - count) / limit) / 10.0 * limit) if limit > 0 else 0
+        return limit, max(0, estimate), window + window_s, count > limit
+
+
+def _identity():
+    """Who a request counts against: the token's user (or client), else the caller's address."""
+    claims = g.get("cf_claims")
+    if claims is None:
+        scheme, _unused, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            try:
+                claims = jwt.decode(token.strip(), options={"verify_signature": False})
+            except jwt.InvalidTokenError:
+                claims = None
+    if isinstance(claims, dict) and (claims.get("user_id") or claims.get("sub")):
+        return "user:%s" % (claims.get("user_id") or claims.get("sub"))
+    return "ip:%s" % request.remote_addr
+
+
 class CloudController:
     """Request handlers; one instance per sandbox."""
 
@@ -215,10 +257,10 @@ class CloudController:
         guid = plan["guid"]
         return {
             "guid": guid, "created_at": FIXED_CREATED, "updated_at": FIXED_CREATED, "name": plan["name"],
-            "visibility_type": "public", "available": True, "free": plan["free"], "costs": [],
+            "visibility_type": plan["visibility_type"], "available": True, "free": plan["free"], "costs": [],
             "description": plan["description"], "maintenance_info": {},
             "broker_catalog": {"id": "%s-%s" % (plan["offering"]["name"], plan["name"]),
-                               "metadata": {"displayName": plan["name"]}, "maximum_polling_duration": None,
+                               "metadata": copy.deepcopy(plan["catalog_metadata"]), "maximum_polling_duration": None,
                                "features": {"plan_updateable": plan["offering"]["broker_catalog"]["features"]["plan_updateable"],
                                             "bindable": plan["bindable"]}},
             "schemas": plan["schemas"],
@@ -467,10 +509,45 @@ def create_app(sandbox):  # pylint: disable=too-many-locals,too-many-statements
     store = sandbox.store
     broker = sandbox.broker
 
+    rates = RateCounter()
+
+    def count_request():
+        cfg = sandbox.config.cf
+        if g.get("cf_rate") is None:
+            g.cf_rate = rates.consume(_identity(), cfg.rate_limit, cfg.rate_limit_window_s)
+        return g.cf_rate
+
+    @app.after_request
+    def cf_headers(response):
+        """Headers of every Cloud Controller answer, faults and 429s included (observed on real SAP BTP CF, issue 13):
+        `Content-Type: application/json; charset=utf-8` on JSON, no charset on empty 202/204 answers,
+        `X-Vcap-Request-Id` and `X-Ratelimit-Limit/-Remaining/-Reset`."""
+        cfg = sandbox.config.cf
+        if response.mimetype == "application/json":
+            response.headers["Content-Type"] = "application/json; charset=utf-8"
+        elif response.status_code in (202, 204) and not response.get_data():
+            if cfg.empty_body_content_type:
+                response.headers["Content-Type"] = cfg.empty_body_content_type
+            else:
+                response.headers.pop("Content-Type", None)
+        incoming = request.headers.get("X-Vcap-Request-Id")
+        response.headers["X-Vcap-Request-Id"] = "%s::%s" % (incoming, uuid.uuid4()) if incoming else str(uuid.uuid4())
+        limit, remaining, reset, _exceeded = count_request()
+        if response.status_code == 429:
+            remaining = 0
+        response.headers["X-Ratelimit-Limit"] = str(limit)
+        response.headers["X-Ratelimit-Remaining"] = str(remaining)
+        response.headers["X-Ratelimit-Reset"] = str(reset)
+        return response
+
     @app.errorhandler(CfError)
     def cf_error(exc):
         response = jsonify({"errors": [{"detail": exc.detail, "title": exc.title, "code": exc.code}]})
         response.status_code = exc.status
+        if exc.retry_after is not None:
+            response.headers["Retry-After"] = str(exc.retry_after)
+        if exc.content_type:
+            response.headers["Content-Type"] = exc.content_type
         return response
 
     @app.errorhandler(404)
@@ -495,6 +572,12 @@ def create_app(sandbox):  # pylint: disable=too-many-locals,too-many-statements
             claims = verify_token(sandbox, token.strip())
         except jwt.InvalidTokenError as exc:
             raise CfError(401, 1000, "CF-InvalidAuthToken", "Invalid Auth Token") from exc
+        g.cf_claims = claims
+        _limit, _remaining, reset, exceeded = count_request()
+        if exceeded and sandbox.config.cf.rate_limit_enforced:
+            # CC's source: Retry-After repeats X-RateLimit-Reset (an epoch second), the JSON body goes as text/plain
+            raise CfError(429, 10013, "CF-RateLimitExceeded", "Rate Limit Exceeded", retry_after=reset,
+                          content_type="text/plain; charset=utf-8")
         scopes = set(claims.get("scope") or [])
         needed = {"cloud_controller.read", "cloud_controller.admin_read_only", "cloud_controller.admin"} \
             if request.method in ("GET", "HEAD") else {"cloud_controller.write", "cloud_controller.admin"}
@@ -508,7 +591,6 @@ def create_app(sandbox):  # pylint: disable=too-many-locals,too-many-statements
         base, uaa = sandbox.cf_url, sandbox.uaa_url
         return jsonify({"links": {
             "self": {"href": base},
-            "bits_service": None,
             "cloud_controller_v2": {"href": base + "/v2", "meta": {"version": "2.245.0"}},
             "cloud_controller_v3": {"href": base + "/v3", "meta": {"version": sandbox.config.cf.api_version}},
             "network_policy_v0": {"href": base + "/networking/v0/external"},
@@ -516,10 +598,12 @@ def create_app(sandbox):  # pylint: disable=too-many-locals,too-many-statements
             "login": {"href": uaa},
             "uaa": {"href": uaa},
             "credhub": None,
-            "routing": {"href": base + "/routing"},
+            # observed on real SAP BTP CF (issue 13): no bits_service link, routing is null, log_cache and
+            # log_stream live on hosts of their own
+            "routing": None,
             "logging": {"href": "wss://doppler.invalid:443"},
-            "log_cache": {"href": base + "/log-cache"},
-            "log_stream": {"href": base + "/log-stream"},
+            "log_cache": {"href": "https://log-cache.sandbox.invalid"},
+            "log_stream": {"href": "https://log-stream.sandbox.invalid"},
             "app_ssh": {"href": "ssh.invalid:2222", "meta": {"host_key_fingerprint": "sandbox", "oauth_client": "ssh-proxy"}},
         }})
 
@@ -933,7 +1017,9 @@ def create_app(sandbox):  # pylint: disable=too-many-locals,too-many-statements
             key = get_key(guid)
             inst = store.instances.get(key["instance_guid"]) or {}
             if inst.get("offering_name") == "it-rt" and not sandbox.config.broker.bindings_retrievable:
-                raise CfError(502, 10001, "CF-ServiceBrokerBadResponse",
+                # Cloud Controller answers this itself from the catalog, without asking the broker
+                # (observed on real SAP BTP CF, issue 13)
+                raise CfError(400, 90007, "CF-ServiceFetchBindingParametersNotSupported",
                               "This service does not support fetching service binding parameters.")
             if key["last_operation"]["state"] in IN_PROGRESS:
                 raise CfError(409, 90008, "CF-AsyncServiceBindingOperationInProgress",
@@ -1006,8 +1092,9 @@ def create_app(sandbox):  # pylint: disable=too-many-locals,too-many-statements
         validate_metadata(body.get("metadata"))
         with store.lock:
             key = get_key(guid)
+            # metadata lives beside the binding: a metadata-only PATCH does not move updated_at
+            # (observed on real SAP BTP CF, issue 13)
             key["metadata"] = merge_metadata(key.get("metadata"), body.get("metadata"))
-            key["updated_at"] = now_iso()
             store.save()
             return jsonify(cc.key_json(key))
 

@@ -118,7 +118,21 @@ class CfConfig:
     bad_password_description: str = "Bad credentials"
     default_per_page: int = 50
     max_per_page: int = 5000
-    api_version: str = "3.180.0"
+    # observed on real SAP BTP CF (issue 13): the v3 version is a 3.18x-3.19x number
+    api_version: str = "3.194.0"
+    # observed (issue 13): the scopes of an ordinary SAP BTP user in the password / refresh grant of client `cf`
+    user_scopes: List[str] = field(default_factory=lambda: [
+        "openid", "uaa.user", "cloud_controller.read", "password.write", "cloud_controller.write"])
+    # observed (issue 13): X-Ratelimit-* on every Cloud Controller answer; the limit and window are unconfirmed
+    # (Cloud Controller's own rate limiter: requests per identity and window). Not enforced by default, so that long
+    # test sessions never meet it; `rate_limit` faults emulate 429s, `rate_limit_enforced: true` answers 429
+    # CF-RateLimitExceeded when an identity has used up its window.
+    rate_limit: int = 20000
+    rate_limit_window_s: int = 3600
+    rate_limit_enforced: bool = False
+    # observed (issue 13): no charset on 202 answers with an empty body; whether the header is absent or bare is
+    # unconfirmed ("" = no Content-Type header)
+    empty_body_content_type: str = ""
 
 
 @dataclass
@@ -139,6 +153,11 @@ class BrokerConfig:
     update_parameters_mode: str = "replace"       # replace | merge (how PATCH parameters combine), unconfirmed
     clone_suffix: str = "!b137126"
     xsappname_suffix: str = "!b196"
+    # unconfirmed: the name of the it-rt broker behind SAP's Service Manager, as failure texts name it
+    # ("Service broker error: Service broker <name> failed with: <text>", observed, issue 13)
+    it_rt_broker_name: str = "it-rt-broker"
+    # unconfirmed values; observed (issue 13): offering tags are non-empty lists
+    it_rt_tags: List[str] = field(default_factory=lambda: ["integration", "it-rt"])
 
 
 @dataclass

@@ -12,7 +12,9 @@ Kinds:
 - `fail_operation`: the next broker operations started by a matching request fail. `operation` narrows it by
   job operation (`service_instance.create|update|delete`, `service_keys.create|delete`); `mode` `async`
   (default: the job goes POLLING, then FAILED with CF-UnableToPerform 10009) or `sync` (FAILED with
-  CF-ServiceBrokerBadResponse 10001); `message` is the broker's description.
+  CF-ServiceBrokerBadResponse 10001); `message` is the broker's text, which surfaces as "Service broker error:
+  Service broker <name> failed with: <message>" (observed on real SAP BTP CF, issue 13). A failed delete leaves
+  the instance (with its keys) or the key in place with `last_operation` `{type: delete, state: failed}`.
 
 `count` limits how often a rule fires (then it expires); `probability` (0..1) makes it fire randomly.
 """

@@ -257,10 +257,11 @@ class Pki:
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
 
     def jwk(self):
-        """The signing key as a UAA `/token_keys` entry."""
+        """The signing key as a UAA `/token_keys` entry: `value` is the PEM public key (as UAA and XSUAA serve it,
+        what SAP's sap-xssec loads), next to the JWK members `n` and `e`."""
         numbers = self.signing_key.public_key().public_numbers()
         n_bytes = numbers.n.to_bytes((numbers.n.bit_length() + 7) // 8, "big")
-        value = "".join(line for line in self.signing_public_pem.splitlines() if not line.startswith("-----"))
+        value = self.signing_public_pem.strip()
         return {"kty": "RSA", "e": "AQAB", "use": "sig", "kid": self.signing_kid, "alg": "RS256",
                 "value": value, "n": base64.urlsafe_b64encode(n_bytes).rstrip(b"=").decode()}
 

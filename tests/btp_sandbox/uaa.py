@@ -9,8 +9,9 @@ from urllib.parse import unquote
 import jwt
 from flask import Flask, jsonify, request
 
-USER_SCOPES = ["cloud_controller.read", "cloud_controller.write", "openid", "uaa.user", "cloud_controller.admin_read_only",
-               "password.write", "scim.read"]
+# Response headers of UAA's token endpoint, on errors too (observed on real SAP BTP CF, issue 13)
+TOKEN_HEADERS = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+JSON_CONTENT_TYPE = "application/json;charset=UTF-8"
 
 
 def user_id(username):
@@ -23,7 +24,6 @@ def oauth_error(status, error, description, www_authenticate=False):
     if www_authenticate:
         response.headers["WWW-Authenticate"] = 'Basic realm="UAA/client", error="%s", error_description="%s"' % (
             error, description)
-    response.headers["Cache-Control"] = "no-store"
     return response
 
 
@@ -44,41 +44,71 @@ def client_auth():
     return None, None, None
 
 
-def verify_token(sandbox, token, token_use="access"):
-    """Decode a CF UAA token; raises jwt.InvalidTokenError when bad or expired."""
+def verify_token(sandbox, token):
+    """Decode a CF UAA access token; raises jwt.InvalidTokenError when bad or expired."""
     claims = jwt.decode(token, sandbox.pki.signing_key.public_key(), algorithms=["RS256"],
                         options={"verify_aud": False, "require": ["exp", "iat"]})
     if claims.get("iss") != sandbox.uaa_url + "/oauth/token":
         raise jwt.InvalidIssuerError("wrong issuer")
-    if claims.get("sandbox_token_use", "access") != token_use:
-        raise jwt.InvalidTokenError("wrong token type")
     return claims
 
 
-def issue_tokens(sandbox, client_id, grant_type, scopes, username=None, with_refresh=False):
+def _sign(sandbox, claims):
+    headers = {"kid": sandbox.pki.signing_kid, "jku": sandbox.uaa_url + "/token_keys"}
+    return jwt.encode(claims, sandbox.pki.signing_key, algorithm="RS256", headers=headers)
+
+
+def _refresh_tokens(sandbox):
+    """Opaque refresh tokens (`<32 hex>-r`) -> {client_id, username, scopes, exp}; caller holds store.lock."""
+    return sandbox.store.extra.setdefault("uaa_refresh_tokens", {})
+
+
+def issue_tokens(sandbox, client_id, grant_type, scopes, username=None, with_refresh=False, refresh_token=None):
+    """The token answer of UAA. For a user (password and refresh grants) it carries an `id_token` and an opaque
+    refresh token `<32 hex>-r`; a refresh grant passes its `refresh_token`, which is returned unchanged
+    (observed on real SAP BTP CF, issue 13)."""
     cfg = sandbox.config.cf
     now = int(time.time())
     jti = uuid.uuid4().hex
+    issuer = sandbox.uaa_url + "/oauth/token"
     claims = {
         "jti": jti, "sub": user_id(username) if username else client_id, "scope": scopes, "client_id": client_id,
         "cid": client_id, "azp": client_id, "grant_type": grant_type, "rev_sig": uuid.uuid4().hex[:8], "iat": now,
-        "exp": now + cfg.access_token_validity_s, "iss": sandbox.uaa_url + "/oauth/token", "zid": "uaa",
+        "exp": now + cfg.access_token_validity_s, "iss": issuer, "zid": "uaa",
         "aud": sorted({s.split(".")[0] for s in scopes} | {client_id}),
     }
     if username:
         claims.update(user_id=user_id(username), user_name=username, email=username, origin="uaa", auth_time=now)
-    headers = {"kid": sandbox.pki.signing_kid, "jku": sandbox.uaa_url + "/token_keys"}
     body = {
-        "access_token": jwt.encode(claims, sandbox.pki.signing_key, algorithm="RS256", headers=headers),
+        "access_token": _sign(sandbox, claims),
         "token_type": "bearer",
-        "expires_in": cfg.access_token_validity_s - 1,
-        "scope": " ".join(scopes),
-        "jti": jti,
     }
+    if username and "openid" in scopes:
+        id_claims = {"jti": uuid.uuid4().hex, "sub": user_id(username), "user_id": user_id(username),
+                     "user_name": username, "email": username, "email_verified": True, "origin": "uaa",
+                     "aud": [client_id], "azp": client_id, "cid": client_id, "client_id": client_id, "scope": ["openid"],
+                     "amr": ["pwd"], "grant_type": grant_type, "iss": issuer, "zid": "uaa", "iat": now,
+                     "exp": now + cfg.access_token_validity_s, "auth_time": now, "rev_sig": claims["rev_sig"]}
+        body["id_token"] = _sign(sandbox, id_claims)
     if with_refresh:
-        refresh = dict(claims, jti=jti + "-r", exp=now + cfg.refresh_token_validity_s, sandbox_token_use="refresh")
-        body["refresh_token"] = jwt.encode(refresh, sandbox.pki.signing_key, algorithm="RS256", headers=headers)
+        if refresh_token is None:
+            refresh_token = uuid.uuid4().hex + "-r"
+            with sandbox.store.lock:
+                _refresh_tokens(sandbox)[refresh_token] = {
+                    "client_id": client_id, "username": username, "scopes": list(scopes),
+                    "exp": now + cfg.refresh_token_validity_s}
+        body["refresh_token"] = refresh_token
+    body.update({"expires_in": cfg.access_token_validity_s - 1, "scope": " ".join(scopes), "jti": jti})
     return body
+
+
+def lookup_refresh_token(sandbox, value):
+    """The record of a live opaque refresh token, or None."""
+    with sandbox.store.lock:
+        record = _refresh_tokens(sandbox).get(value or "")
+        if record is None or record["exp"] <= time.time():
+            return None
+        return dict(record)
 
 
 def create_app(sandbox):
@@ -107,17 +137,17 @@ def create_app(sandbox):
                 return oauth_error(401, "unauthorized", cfg.bad_password_description)
             if username != cfg.username or password != cfg.password:
                 return oauth_error(401, "unauthorized", cfg.bad_password_description)
-            return jsonify(issue_tokens(sandbox, client.client_id, "password", USER_SCOPES, username, with_refresh=True))
+            return jsonify(issue_tokens(sandbox, client.client_id, "password", list(cfg.user_scopes), username,
+                                        with_refresh=True))
         if grant_type == "refresh_token":
             refresh = request.form.get("refresh_token", "")
-            try:
-                claims = verify_token(sandbox, refresh, token_use="refresh")
-            except jwt.InvalidTokenError:
+            record = lookup_refresh_token(sandbox, refresh)
+            if record is None:
                 return oauth_error(401, "invalid_token", "Invalid refresh token (expired or malformed)")
-            if claims.get("client_id") != client.client_id:
+            if record["client_id"] != client.client_id:
                 return oauth_error(401, "invalid_grant", "Wrong client for this refresh token: %s" % client.client_id)
-            return jsonify(issue_tokens(sandbox, client.client_id, "refresh_token", claims["scope"],
-                                        claims.get("user_name"), with_refresh=True))
+            return jsonify(issue_tokens(sandbox, client.client_id, "refresh_token", record["scopes"],
+                                        record["username"], with_refresh=True, refresh_token=refresh))
         return jsonify(issue_tokens(sandbox, client.client_id, "client_credentials",
                                     list(client.authorities) or ["uaa.none"]))
 
@@ -143,6 +173,16 @@ def create_app(sandbox):
                         "jwks_uri": sandbox.uaa_url + "/token_keys",
                         "grant_types_supported": ["password", "refresh_token", "client_credentials"],
                         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"]})
+
+    @app.after_request
+    def uaa_headers(response):
+        """UAA answers JSON as `application/json;charset=UTF-8`; the token endpoint (and every error) adds
+        `Cache-Control: no-store` and `Pragma: no-cache` (observed on real SAP BTP CF, issue 13)."""
+        if response.mimetype == "application/json":
+            response.headers["Content-Type"] = JSON_CONTENT_TYPE
+        if request.path == "/oauth/token" or response.status_code >= 400:
+            response.headers.update(TOKEN_HEADERS)
+        return response
 
     @app.errorhandler(404)
     def not_found(_exc):

@@ -38,8 +38,9 @@ class SigningKey:
         modulus = numbers.n.to_bytes((numbers.n.bit_length() + 7) // 8, "big")
         self.n = base64.urlsafe_b64encode(modulus).decode("ascii").rstrip("=")
         self.kid = kid or "default-jwt-key-%d" % (int(hashlib.sha256(modulus).hexdigest()[:8], 16))
-        der = self.public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-        self.value = base64.b64encode(der).decode("ascii")
+        # `value` is a PEM string, as XSUAA serves it (sap-xssec loads it with loadPEM); `n`/`e` stay for JWK clients
+        self.value = self.public_key.public_bytes(serialization.Encoding.PEM,
+                                                  serialization.PublicFormat.SubjectPublicKeyInfo).decode("ascii").strip()
 
     def jwk(self):
         return {"kty": "RSA", "e": "AQAB", "use": "sig", "kid": self.kid, "alg": "RS256", "value": self.value,

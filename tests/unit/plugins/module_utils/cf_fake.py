@@ -17,6 +17,13 @@ SPACE_GUID = "space-1"
 ORG_GUID = "org-1"
 PLANS = {"plan-api": ("api", "off-it-rt"), "plan-iflow": ("integration-flow", "off-it-rt"), "plan-lite": ("lite", "off-dest")}
 OFFERINGS = {"off-it-rt": "it-rt", "off-dest": "destination"}
+# How CF on SAP BTP words a broker failure (observed on real SAP BTP CF, issue 13; the broker name is the sandbox's)
+BROKER_FAILURE = "Service broker error: Service broker it-rt-broker failed with: %s"
+REFRESH_TOKEN = "7e5484b39343476e833a5a1c1c40bae0-r"
+
+
+def broker_failure(text):
+    return BROKER_FAILURE % text
 
 
 def response(status, body=None, headers=None, url=API, method="GET"):
@@ -48,6 +55,7 @@ class FakeCf:
         self.retrievable = retrievable
         self.job_polls = job_polls
         self.tokens = 0
+        self.grants = []
         self.valid_tokens = set()
         self.fail_next_job = None
         self.key_factory = self.default_key
@@ -87,7 +95,14 @@ class FakeCf:
         self.tokens += 1
         token = "token-%d" % self.tokens
         self.valid_tokens.add(token)
-        return response(200, {"access_token": token, "token_type": "bearer", "expires_in": 1199, "refresh_token": "r"}, url=UAA + path, method=method)
+        self.grants.append((form.get("grant_type"), form.get("refresh_token")))
+        # as real UAA answers (issue 13): an id_token, an opaque refresh token that a refresh grant returns unchanged
+        body = {"access_token": token, "token_type": "bearer", "expires_in": 1199, "jti": uuid.uuid4().hex,
+                "scope": "openid uaa.user cloud_controller.read password.write cloud_controller.write"}
+        if form.get("grant_type") in ("password", "refresh_token"):
+            body.update(id_token="id-" + token, refresh_token=form.get("refresh_token") or REFRESH_TOKEN)
+        return response(200, body, url=UAA + path, method=method,
+                        headers={"Cache-Control": "no-store", "Pragma": "no-cache", "Content-Type": "application/json;charset=UTF-8"})
 
     # -- CF -------------------------------------------------------------------------------------------
     @staticmethod
@@ -148,7 +163,7 @@ class FakeCf:
         if job["state"] not in ("COMPLETE", "FAILED") and job["polls"] >= self.job_polls:
             if job["fail"]:
                 job["state"] = "FAILED"
-                job["errors"] = [{"code": 10001, "title": "CF-ServiceBrokerBadResponse", "detail": "Service broker error: %s" % job["fail"]}]
+                job["errors"] = [{"code": 10001, "title": "CF-ServiceBrokerBadResponse", "detail": broker_failure(job["fail"])}]
                 job["on_complete"](False)
             else:
                 job["state"] = "COMPLETE"
@@ -166,7 +181,8 @@ class FakeCf:
     def add_instance(self, name, plan_guid="plan-iflow", state="succeeded", op_type="create", parameters=None, annotations=None, tags=None):
         guid = str(uuid.uuid4())
         self.instances[guid] = {"guid": guid, "name": name, "type": "managed", "tags": tags or [], "dashboard_url": None,
-                                "last_operation": {"type": op_type, "state": state, "description": "broker says no" if state == "failed" else ""},
+                                "last_operation": {"type": op_type, "state": state,
+                                                   "description": broker_failure("broker says no") if state == "failed" else ""},
                                 "relationships": {"space": {"data": {"guid": SPACE_GUID}}, "service_plan": {"data": {"guid": plan_guid}}},
                                 "metadata": {"labels": {}, "annotations": dict(annotations or {})}, "parameters": parameters or {},
                                 "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z"}
@@ -250,7 +266,7 @@ class FakeCf:
     def add_key(self, name, instance_guid, state="succeeded", op_type="create", credentials=None, annotations=None):
         guid = str(uuid.uuid4())
         self.keys[guid] = {"guid": guid, "name": name, "type": "key", "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
-                           "last_operation": {"type": op_type, "state": state, "description": "bad" if state == "failed" else None},
+                           "last_operation": {"type": op_type, "state": state, "description": broker_failure("bad") if state == "failed" else None},
                            "relationships": {"service_instance": {"data": {"guid": instance_guid}}},
                            "metadata": {"labels": {}, "annotations": dict(annotations or {})},
                            "credentials": credentials or self.key_factory(self.instances.get(instance_guid), {})}
@@ -353,7 +369,7 @@ class LockedFakeCf(FakeCf):
                 body = kwargs.get("json") or {}
                 if method == "POST" and path in (INSTANCES_PATH, KEYS_PATH) and body.get("name") in self.reject_create:
                     self.calls.append((method, path, ""))
-                    return cf_error(422, 10001, "CF-ServiceBrokerBadResponse", "Service broker error: %s" % self.reject_create[body["name"]],
+                    return cf_error(422, 10001, "CF-ServiceBrokerBadResponse", broker_failure(self.reject_create[body["name"]]),
                                     url=url, method=method)
                 if method == "POST" and path == KEYS_PATH and body.get("name") in self.fail_create_job:
                     self.fail_next_job = self.fail_create_job[body["name"]]

@@ -13,7 +13,7 @@ requests = pytest.importorskip("requests")
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import _cf  # noqa: E402
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._errors import ApiError, ParameterError  # noqa: E402
 from ansible_collections.sap_btp.cloud_integration.tests.unit.plugins.module_utils.cf_fake import (  # noqa: E402
-    API, SPACE_GUID, UAA, FakeCf, cf_error, make_client, response,
+    API, REFRESH_TOKEN, SPACE_GUID, UAA, FakeCf, cf_error, make_client, response,
 )
 
 
@@ -251,6 +251,18 @@ def test_cli_config_expired_access_token_uses_refresh_grant(tmp_path):
     assert fake.tokens == 1
 
 
+def test_cli_refresh_grant_reuses_the_opaque_refresh_token(tmp_path):
+    """Real UAA (issue 13) answers a refresh grant with a new access token and the same opaque `<32 hex>-r` refresh
+    token: every login of a cf CLI session sends the session's refresh token, never one from an answer."""
+    fake = FakeCf()
+    client = make_client(fake, tmp_path, auth={"kind": "cli", "access_token": jwt(time.time() - 10), "refresh_token": REFRESH_TOKEN,
+                                               "client_id": "cf", "client_secret": ""}, space_guid=SPACE_GUID)
+    client.find_instance("x")
+    fake.valid_tokens.clear()  # CF rejects the token: the client logs in again once
+    client.find_instance("x")
+    assert fake.grants == [("refresh_token", REFRESH_TOKEN), ("refresh_token", REFRESH_TOKEN)]
+
+
 def test_load_cf_cli_config(tmp_path, monkeypatch):
     (tmp_path / ".cf").mkdir()
     (tmp_path / ".cf" / "config.json").write_text(json.dumps({"Target": API, "RefreshToken": "rt", "SpaceFields": {"GUID": "s"}}))
@@ -310,7 +322,7 @@ def test_wait_for_job_failed_surfaces_broker_message(tmp_path):
     url = fake.new_job("service_instance.create", "x", lambda ok: None).headers["Location"]
     with pytest.raises(ApiError) as info:
         client.wait_for_job(url, 60, "Creating service instance 'x'")
-    assert "Service broker error: Invalid role(s) for plan 'api': 'Foo'." in str(info.value)
+    assert "Service broker error: Service broker it-rt-broker failed with: Invalid role(s) for plan 'api': 'Foo'." in str(info.value)
     assert info.value.title == "CF-ServiceBrokerBadResponse"
 
 

@@ -137,6 +137,10 @@ def test_parse_retry_after_forms():
     assert parse_retry_after("5") == 5.0
     assert parse_retry_after("garbage") is None
     assert parse_retry_after("100000") == 120.0
+    # Cloud Controller's rate limiter: Retry-After = X-RateLimit-Reset, epoch seconds (CCNG middleware/rate_limiter.rb)
+    assert parse_retry_after("1445412480", now=1445412475.0) == 5.0
+    assert parse_retry_after("1445412400", now=1445412475.0) == 0.0
+    assert parse_retry_after("1445419999", now=1445412475.0) == 120.0
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412475.0) == 5.0
 
 

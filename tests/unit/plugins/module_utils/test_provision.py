@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 
 import pytest
@@ -13,7 +14,9 @@ pytest.importorskip("cryptography")
 
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import _certs, _provision  # noqa: E402
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._errors import ApiError, ParameterError  # noqa: E402
-from ansible_collections.sap_btp.cloud_integration.tests.unit.plugins.module_utils.cf_fake import FakeCf, cf_error, make_client  # noqa: E402
+from ansible_collections.sap_btp.cloud_integration.tests.unit.plugins.module_utils.cf_fake import (  # noqa: E402
+    FakeCf, broker_failure, cf_error, make_client,
+)
 
 SECRET = "a1b2c3d4-0000$S3cr3tValueForTests="
 
@@ -151,7 +154,7 @@ def test_wait_false_returns_in_progress(tmp_path):
 def test_failed_create_is_replaced_and_broker_message_surfaces(tmp_path):
     fake = FakeCf()
     fake.fail_next_job = "Invalid role(s) for plan 'api': 'X'."
-    with pytest.raises(ApiError, match="Creating service instance 'orders' failed: Service broker error: Invalid role"):
+    with pytest.raises(ApiError, match=re.escape("Creating service instance 'orders' failed: " + broker_failure("Invalid role"))):
         run_instance(fake, tmp_path, roles=["ESBMessaging.send"])
     assert next(iter(fake.instances.values()))["last_operation"]["state"] == "failed"
     result = run_instance(fake, tmp_path, roles=["ESBMessaging.send"])
@@ -392,7 +395,7 @@ def test_untrusted_certificate_broker_message(tmp_path, with_instance):
     key = _certs.generate_private_key(2048)
     pem = _certs.certificate_pem(_certs.build_certificate(key, "self", 30))
     with_instance.fail_next_job = "The certificate in 'X.509' is not signed by a trusted certificate authority."
-    with pytest.raises(ApiError, match="Creating service key 'k1' failed: Service broker error: The certificate in 'X.509' is not signed"):
+    with pytest.raises(ApiError, match=re.escape("Creating service key 'k1' failed: " + broker_failure("The certificate in 'X.509' is not signed"))):
         run_key(with_instance, tmp_path, key_type="external_certificate", certificate=pem)
     # the rejected key was removed at once, so the next run simply creates it
     assert with_instance.keys == {}

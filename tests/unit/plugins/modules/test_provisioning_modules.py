@@ -10,7 +10,7 @@ requests = pytest.importorskip("requests")
 
 
 from ansible_collections.sap_btp.cloud_integration.plugins.modules import service_instance, service_instance_info, service_key, service_key_info  # noqa: E402
-from ansible_collections.sap_btp.cloud_integration.tests.unit.plugins.module_utils.cf_fake import API, FakeCf, LockedFakeCf  # noqa: E402
+from ansible_collections.sap_btp.cloud_integration.tests.unit.plugins.module_utils.cf_fake import API, FakeCf, LockedFakeCf, broker_failure  # noqa: E402
 from ansible_collections.sap_btp.cloud_integration.tests.unit.plugins.modules.module_harness import run_module, use_fake  # noqa: E402
 
 SECRET = "a1b2c3d4-0000$S3cr3tValueForTests="
@@ -278,7 +278,7 @@ def test_batch_failed_item_does_not_stop_the_others(batch_fake, capsys):
     result, out = run(service_instance, batch_args(), capsys)
     assert result["failed"] and result["changed"]
     assert result["msg"].startswith("1 of 5 service instances failed: b-api: "), result["msg"]
-    assert "Service broker error: Quota exceeded for plan api" in result["msg"]
+    assert broker_failure("Quota exceeded for plan api") in result["msg"]
     assert [item["name"] for item in result["instances"]] == ["b-iflow-1", "b-iflow-2", "b-api", "b-raw", "b-tagged"]
     failed = result["instances"][2]
     assert failed["failed"] is True and failed["changed"] is False and set(failed) == {"name", "failed", "changed", "msg"}
@@ -306,9 +306,9 @@ def test_batch_several_failures_in_one_message(batch_fake, capsys):
     where = " [POST %s/v3/service_instances]" % API
     assert result["msg"] == (
         "2 of 5 service instances failed: "
-        "b-iflow-1: Creating service instance 'b-iflow-1' failed: HTTP 422 CF-ServiceBrokerBadResponse (code 10001): Service broker error: first%s; "
-        "b-tagged: Creating service instance 'b-tagged' failed: HTTP 422 CF-ServiceBrokerBadResponse (code 10001): Service broker error: second%s"
-    ) % (where, where)
+        "b-iflow-1: Creating service instance 'b-iflow-1' failed: HTTP 422 CF-ServiceBrokerBadResponse (code 10001): %s; "
+        "b-tagged: Creating service instance 'b-tagged' failed: HTTP 422 CF-ServiceBrokerBadResponse (code 10001): %s"
+    ) % (broker_failure("first") + where, broker_failure("second") + where)
     assert [item.get("failed", False) for item in result["instances"]] == [True, False, False, False, True]
     assert [item["msg"] for item in result["instances"] if item.get("failed")] == result["msg"].split(": ", 1)[1].split("; ")
 
