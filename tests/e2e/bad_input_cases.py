@@ -308,7 +308,7 @@ CASES = [
     Case("store-batch-two-sources", "destinations", "A destinations item with two key sources (batch)", "credentials_store",
          dict(destinations=[{"name": "good", "src": "{{ keys.iflow }}", "path": "{{ w }}/out/batch-good.json"},
                             {"name": "orders", "src": "{{ keys.iflow }}", "content": "{}", "path": "{{ w }}/out/batch-bad.json"}]),
-         ["destinations[1] (orders).content", "mutually exclusive"],
+         ["destinations[1] (orders)", "mutually exclusive"],
          "Give each item one key source (instance + key, credentials, content or src); nothing is written until every item is valid."),
     Case("store-batch-same-path-twice", "destinations", "The same destination twice in one batch", "credentials_store",
          dict(destinations=[{"name": "a", "src": "{{ keys.iflow }}", "path": "{{ w }}/out/same.json"},
