@@ -5,7 +5,7 @@ VENV := $(CURDIR)/.venv
 VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test venv sanity units sandbox-tests integration lint bench build clean
+.PHONY: demo test venv sanity units sandbox-tests integration lint docs-lint changelog-lint galaxy-importer test-matrix docs bench build clean sandbox
 
 venv: $(STAMP)
 
@@ -21,8 +21,20 @@ demo: $(STAMP)
 test: $(STAMP)
 	@scripts/test.sh all
 
-sanity units sandbox-tests integration lint: $(STAMP)
+sanity units sandbox-tests integration lint docs-lint changelog-lint galaxy-importer: $(STAMP)
 	@scripts/test.sh $@
+
+# sanity, units and the e2e role suite under ansible-core 2.17 and 2.18 (venvs cached in ~/.cache/sap_btp.cloud_integration/venv-matrix/)
+test-matrix: $(STAMP)
+	@scripts/test.sh matrix
+
+# the HTML docs site, offline, warnings as errors: build/docs/index.html
+docs: $(STAMP)
+	@scripts/docs.sh
+
+# The BTP sandbox and OpenBao in the foreground, with a stable CA path and stable ports (docs/sandbox.md). Ctrl-C stops them.
+sandbox: $(STAMP)
+	@$(VPY) scripts/sandbox.py $(SANDBOX_ARGS)
 
 bench: $(STAMP)
 	@scripts/bench.sh $(BENCH_ARGS)

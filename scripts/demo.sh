@@ -62,8 +62,8 @@ COLLECTIONS=$WORK/collections
 DEST=$COLLECTIONS/ansible_collections/sap_btp/cloud_integration
 mkdir -p "$DEST"
 tar -C "$ROOT" -cf - \
-    --exclude=./.git --exclude=./.venv --exclude=./tests/output --exclude=./build --exclude=./.stage \
-    --exclude=./benchmarks/output --exclude=./demo-output \
+    --exclude=./.git --exclude=./.venv --exclude=./.venv-matrix --exclude=./tests/output --exclude=./build --exclude=./.stage \
+    --exclude=./benchmarks/output --exclude=./demo-output --exclude=./.sandbox \
     --exclude='__pycache__' --exclude='.pytest_cache' --exclude='*.pyc' --exclude='*.tar.gz' . | tar -C "$DEST" -xf -
 echo "    $DEST"
 
@@ -84,13 +84,20 @@ CF_PASSWORD=$(json 'd["sandbox"]["cf"]["password"]')
 VAULT_ADDR=$(json 'd["vault_addr"]')
 VAULT_TOKEN=$(json 'd["vault_token"]')
 export CF_API CF_USERNAME CF_PASSWORD VAULT_ADDR VAULT_TOKEN
-CA_BUNDLE=$(json 'd["sandbox"]["ca_bundle"]')
+# The sandbox's CA bundle vanishes with the sandbox: keep a copy next to the inventory, which stays usable with
+# `make sandbox` (the same cached sandbox CA; export the CF_* variables it prints).
+cp "$(json 'd["sandbox"]["ca_bundle"]')" "$OUT/ca-bundle.pem"
+CA_BUNDLE=$OUT/ca-bundle.pem
+
+# SAP's own stores: a Destination service key (acme) and the partner tenant's api key with CredentialsEdit (globex)
+"$PY" "$ROOT/scripts/demo_sap_stores.py" "$SVC" "$OUT/sap-keys" >> "$LOG"
 
 INVENTORY=$OUT/inventory.yml
 cat > "$INVENTORY" <<EOF
 ---
 # One host = one tenant (subaccount): its Cloud Foundry org/space and its clients.
-# CF_API, CF_USERNAME, CF_PASSWORD and VAULT_ADDR, VAULT_TOKEN come from the environment.
+# CF_API, CF_USERNAME, CF_PASSWORD and VAULT_ADDR, VAULT_TOKEN come from the environment. The demo's sandbox is
+# gone once the demo ends: to run these playbooks again, start \`make sandbox\` and export what it prints.
 tenants:
   hosts:
     $TENANT:
@@ -101,7 +108,21 @@ tenants:
         space: dev
       cloud_integration_ca_path: $CA_BUNDLE
       cloud_integration_report_dir: $OUT/reports
+      # The API portal key for api_provider (issue 16): an apimanagement-apiportal instance of plan apiportal-apiaccess
+      cloud_integration_apiportal:
+        instance: demo-apim-admin
+        key_name: demo-apim-admin-key
       cloud_integration_clients:
+        - name: demo-apim
+          plan: api
+          roles: [AuthGroup_IntegrationDeveloper, AuthGroup_Administrator]
+          api_provider:
+            name: demo-cpi-tenant
+            title: Cloud Integration (demo tenant)
+            description: Registered by sap_btp.cloud_integration onboarding
+          destinations:
+            - type: file
+              path: $OUT/credentials/demo-apim.json
         - name: demo-monitoring
           plan: api
           roles: [MonitoringDataRead, WorkspacePackagesRead]
@@ -115,6 +136,18 @@ tenants:
             - type: ansible_vault
               path: $OUT/credentials/demo-orders.vault.yml
               format: yaml
+            - type: btp_destination
+              name: demo-orders
+              destination_service_key_path: $OUT/sap-keys/destination-key.json
+            - type: cpi_security_material
+              name: forward_target
+              target_service_key_path: $OUT/sap-keys/partner-api-key.json
+          smoke_test:
+            endpoints:
+              # the iFlow by its id: status check + endpoint from the OData API (demo-monitoring), then the call
+              - artifact_id: Products_Details
+                body: {productIdentifier: HT-2000}
+                body_contains: HT-2000
         - name: demo-shipping
           plan: integration-flow
           key_type: certificate
@@ -122,6 +155,28 @@ tenants:
           destinations:
             - type: hashicorp_vault
               path: cloud-integration/demo-shipping
+    globex-prod:
+      ansible_connection: local
+      ansible_python_interpreter: "{{ ansible_playbook_python }}"
+      cloud_integration_cf:
+        org: globex-org
+        space: prod
+      cloud_integration_ca_path: $CA_BUNDLE
+      cloud_integration_report_dir: $OUT/reports
+      cloud_integration_clients:
+        # calls acme's iFlow through its Forward_OAuth iFlow, with the OAuth2 credential 'forward_target'
+        - name: demo-partner-caller
+          plan: integration-flow
+          destinations:
+            - type: file
+              path: $OUT/credentials/demo-partner-caller.json
+          smoke_test:
+            endpoints:
+              - path: /http/forward
+                method: POST
+                body: hello from globex
+                status_code: [200]
+                mpl_status: none
 EOF
 
 run_playbook() {
@@ -135,24 +190,47 @@ recap() {
     grep -E "^$TENANT +: ok=" "$LOG" | tail -1
 }
 
-step "3/6 Onboarding 3 clients: api + secret, integration-flow + secret, integration-flow + SAP certificate"
+step "3/6 Onboarding 4 clients: api + secret (+ API provider), api + secret, integration-flow + secret (also into a BTP destination and the partner tenant's security material), integration-flow + SAP certificate; plus a partner-tenant caller"
+# The API portal access key the api_provider of demo-apim is written with (API Management, role APIPortal.Administrator)
+ansible localhost -m sap_btp.cloud_integration.service_instance \
+    -a '{"name": "demo-apim-admin", "offering": "apimanagement-apiportal", "plan": "apiportal-apiaccess", "org": "acme-org", "space": "dev", '"\"ca_path\": \"$CA_BUNDLE\""', "parameters": {"role": "APIPortal.Administrator"}}' >> "$LOG" 2>&1
+ansible localhost -m sap_btp.cloud_integration.service_key \
+    -a '{"name": "demo-apim-admin-key", "instance": "demo-apim-admin", "org": "acme-org", "space": "dev", '"\"ca_path\": \"$CA_BUNDLE\""'}' >> "$LOG" 2>&1
+echo "    API portal access: instance demo-apim-admin (apimanagement-apiportal, apiportal-apiaccess, APIPortal.Administrator) + key"
 echo "    \$ ansible-playbook -i demo-output/inventory.yml sap_btp.cloud_integration.onboard"
 run_playbook onboard > "$WORK/onboard.out"
 sed -n '/Show the onboarded clients/,/^$/p' "$WORK/onboard.out" | grep -E '^ +"[^"]+",?$' | sed 's/^ *"\(.*\)",\{0,1\}$/    \1/'
 echo "    $(recap)"
+ansible localhost -m sap_btp.cloud_integration.api_provider_info \
+    -a '{"name": "demo-cpi-tenant", "apiportal_instance": "demo-apim-admin", "apiportal_key_name": "demo-apim-admin-key", "org": "acme-org", "space": "dev", '"\"ca_path\": \"$CA_BUNDLE\""'}' \
+    > "$WORK/provider.out" 2>&1
+"$PY" - "$WORK/provider.out" <<'PYEOF'
+import json, re, sys
+text = open(sys.argv[1], encoding="utf-8").read()
+match = re.search(r"=> (\{.*\})", text, re.S)
+provider = (json.loads(match.group(1)) if match else {}).get("provider") or {}
+if not provider:
+    sys.exit("    API provider demo-cpi-tenant not found")
+print("    API provider %s created in API Management: %s://%s:%s%s, %s, client %s" % (
+    provider["name"], "https" if provider["useSSL"] else "http", provider["host"], provider["port"], provider["pathPrefix"],
+    provider["authType"], provider["clientId"]))
+PYEOF
 
 step "4/6 Where the credentials went"
-ls -l "$OUT/credentials" | sed -n '2,$p' | awk '{ print "    " $1 "  " $NF }'
+find "$OUT/credentials" -mindepth 1 -maxdepth 1 -printf '    %M  %f\n' | sort -k2
 echo "    demo-orders.vault.yml starts with $(head -n 1 "$OUT/credentials/demo-orders.vault.yml")   (ansible-vault view to decrypt)"
 echo "    OpenBao: secret/cloud-integration/demo-shipping with fields: $(bao kv get -format=json secret/cloud-integration/demo-shipping 2>/dev/null \
     | "$PY" -c 'import json,sys; print(", ".join(sorted(json.load(sys.stdin)["data"]["data"])))')"
 
-step "5/6 Smoke test: token, iFlow call POST /http/products/details {\"productIdentifier\": \"HT-2000\"} + MPL, OData read"
+step "5/6 Smoke test: token, iFlow Products_Details by id (runtime status + endpoint) + call {\"productIdentifier\": \"HT-2000\"} + MPL, OData read"
 echo "    \$ ansible-playbook -i demo-output/inventory.yml sap_btp.cloud_integration.smoke_test"
 run_playbook smoke_test > "$WORK/smoke.out"
 echo
 sed 's/^/    /' "$OUT/reports/smoke_test-$TENANT.md"
 echo "    JUnit report: demo-output/reports/smoke_test-$TENANT.xml"
+echo "    Through SAP's own stores: acme's BTP destination demo-orders, and globex's Forward_OAuth iFlow with the"
+echo "    OAuth2 credential forward_target that onboarding wrote into globex's security material:"
+grep -E "demo-partner-caller" "$OUT/reports/smoke_test-globex-prod.md" | sed 's/^/    /' || true
 
 step "6/6 Onboarding again: nothing to change"
 echo "    \$ ansible-playbook -i demo-output/inventory.yml sap_btp.cloud_integration.onboard"

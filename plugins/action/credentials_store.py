@@ -32,6 +32,7 @@ from ansible_collections.sap_btp.cloud_integration.plugins.plugin_utils._secret_
 
 MODULE = "sap_btp.cloud_integration.credentials_store"
 SOURCE_ARGS = ("instance", "key", "credentials", "content", "src")
+KEY_ARGS = ("destination_service_key", "target_service_key")  # service keys of SAP's stores, handed over as JSON text
 SECRET_ARGS = ("content", "pkcs12_password", "token", "secret_id", "cf_password", "cf_client_secret", "cf_token")
 
 
@@ -80,6 +81,11 @@ class ActionModule(SecretResultAction):
         credentials = args.get("credentials")
         if credentials is not None and not isinstance(credentials, str):
             args["credentials"] = json.dumps(credentials, default=to_text)
+        for name in KEY_ARGS:
+            if isinstance(args.get(name), dict):
+                fields = args[name].get("oauth") if isinstance(args[name].get("oauth"), dict) else args[name]
+                self._secrets.add(*[value for field, value in fields.items() if field in ("clientsecret", "key") and isinstance(value, str)])
+                args[name] = json.dumps(args[name], default=to_text)
         for internal in ("_vault_phase", "_vault_content"):
             args.pop(internal, None)
         return args

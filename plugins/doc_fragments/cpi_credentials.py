@@ -11,6 +11,90 @@ class ModuleDocFragment:
 
     DOCUMENTATION = r"""
 options:
+  instance:
+    description:
+      - A CF reference - the name of the C(it-rt) service instance whose service key (named by the key option,
+        O(key) or O(key_name) as the module documents) holds the credentials. The module reads the key through the Cloud Foundry API
+        with the Cloud Foundry connection options (O(cf_api), O(cf_username), ..., O(org), O(space)), so no secret
+        becomes a play variable. The form is the one M(sap_btp.cloud_integration.credentials_store) takes.
+      - Takes precedence over every other credential source; mutually exclusive with O(stored), O(service_key),
+        O(service_key_path) and O(client_id).
+    type: str
+    version_added: 1.0.0
+  stored:
+    description:
+      - A service key stored earlier by M(sap_btp.cloud_integration.credentials_store) (or by a person), read with the
+        readers of the P(sap_btp.cloud_integration.credentials#lookup) lookup.
+      - Files (O(stored.source=file) and O(stored.source=ansible_vault)) are read on the controller by the module's
+        action plugin and decrypted with the Ansible Vault secrets of the run; a KV secret is read by the module.
+      - Mutually exclusive with O(instance), O(service_key), O(service_key_path) and O(client_id).
+    type: dict
+    version_added: 1.0.0
+    suboptions:
+      source:
+        description:
+          - Where the key is stored. V(file) reads a plain file (and decrypts an Ansible Vault file transparently),
+            V(ansible_vault) requires an encrypted file, V(hashicorp_vault) reads a KV version 2 secret.
+        type: str
+        choices: [file, ansible_vault, hashicorp_vault]
+        default: file
+      path:
+        description:
+          - The file path (relative paths are resolved against the playbook or role directory, as for lookups), or the
+            path of the secret inside the KV mount.
+        type: str
+        required: true
+      format:
+        description:
+          - Format of a file. V(auto) recognises JSON, a Postman environment, dotenv and YAML.
+        type: str
+        choices: [auto, json, yaml, env, postman]
+        default: auto
+      env_prefix:
+        description:
+          - Prefix of the variable names in an V(env) file.
+        type: str
+        default: CPI_
+      url:
+        description:
+          - Address of the vault (V(hashicorp_vault)). If not set, E(VAULT_ADDR) or E(BAO_ADDR) is used.
+        type: str
+      auth_method:
+        description:
+          - How to authenticate to the vault.
+        type: str
+        choices: [token, approle]
+        default: token
+      token:
+        description:
+          - Vault token for O(stored.auth_method=token). If not set, E(VAULT_TOKEN) or E(BAO_TOKEN) is used.
+        type: str
+      role_id:
+        description:
+          - AppRole role ID for O(stored.auth_method=approle).
+        type: str
+      secret_id:
+        description:
+          - AppRole secret ID for O(stored.auth_method=approle).
+        type: str
+      approle_mount:
+        description:
+          - Mount point of the AppRole auth method.
+        type: str
+        default: approle
+      mount:
+        description:
+          - Mount point of the KV version 2 secrets engine.
+        type: str
+        default: secret
+      namespace:
+        description:
+          - Vault namespace (Vault Enterprise, OpenBao). If not set, E(VAULT_NAMESPACE) or E(BAO_NAMESPACE) is used.
+        type: str
+  _stored_key:
+    description:
+      - Internal, the key the action plugin read on the controller for O(stored). Do not set it.
+    type: raw
   service_key:
     description:
       - >-
@@ -21,7 +105,7 @@ options:
       - PEM values may use real line breaks or C(\n) escapes.
       - The plan (V(api) or V(integration-flow)) is inferred from the client id and the URL and checked before any
         request.
-      - Mutually exclusive with O(service_key_path), O(client_id) and O(client_secret).
+      - Mutually exclusive with O(instance), O(stored), O(service_key_path), O(client_id) and O(client_secret).
       - If not set, the environment variable E(CPI_SERVICE_KEY) (JSON text) is used.
     type: raw
   service_key_path:
@@ -77,11 +161,39 @@ options:
     type: bool
     default: false
 notes:
-  - "Credential precedence: O(service_key), then O(service_key_path), then O(client_id). O(url), O(token_url),
-    O(client_cert) and O(client_key) override or complete the values of a key."
+  - "Credential precedence (the first source that is set wins): 1. the CF reference O(instance) and its key,
+    2. O(stored), 3. O(service_key), 4. O(service_key_path), 5. O(client_id) with O(token_url). The source options
+    are mutually exclusive when given as options (also through C(module_defaults)). A source that only an
+    environment variable supplies (E(CPI_SERVICE_KEY), E(CPI_SERVICE_KEY_PATH), E(CPI_CLIENT_ID)) counts only when
+    the task gives no source option, so a task's own source always wins over the environment of an AWX/AAP
+    credential. O(url), O(token_url), O(client_cert) and O(client_key) (and their environment variables) then
+    override or complete the values of the key."
+  - A client certificate is checked before any request - its private key must belong to it and it must not have
+    expired - so an expired certificate is reported as such, not as a TLS failure.
   - "Environment variables for AWX/AAP credential types: E(CPI_SERVICE_KEY), E(CPI_SERVICE_KEY_PATH),
     E(CPI_CLIENT_ID), E(CPI_CLIENT_SECRET), E(CPI_TOKEN_URL), E(CPI_URL), E(CPI_CLIENT_CERT) or
     E(CPI_CLIENT_CERT_PATH), E(CPI_CLIENT_KEY) or E(CPI_CLIENT_KEY_PATH)."
+"""
+
+    CF_REFERENCE_KEY = r"""
+options:
+  key:
+    description:
+      - The name of the service key of O(instance) (the CF reference). Required with O(instance).
+    type: str
+    aliases: [key_name]
+    version_added: 1.0.0
+"""
+
+    CF_REFERENCE_KEY_NAME = r"""
+options:
+  key_name:
+    description:
+      - The name of the service key of O(instance) (the CF reference). Required with O(instance).
+      - This module's O(key) is the OData entity key, so the key of the CF reference is named O(key_name) here (the
+        other modules accept O(key_name) as an alias of their O(key) option).
+    type: str
+    version_added: 1.0.0
 """
 
     TOKEN = r"""

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: client_keys
 short_description: The service keys of one client, oldest first
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Picks the keys of one client out of a list of service keys (RV(sap_btp.cloud_integration.service_key_info#module:service_keys))
     - the keys of the client's instance named C(key_name), or C(<key_name[:19]>-<yymmddHHMMSS>) as the

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: credentials
 short_description: Read a stored SAP Cloud Integration service key back, in normalised form
-version_added: 0.1.0
+version_added: 1.0.0
 author:
   - sap_btp.cloud_integration contributors (@sap-btp-community)
 description:
@@ -16,6 +16,8 @@ description:
     encrypted file or a KV version 2 secret on HashiCorp Vault or OpenBao, and returns it normalised - C(clientid),
     C(clientsecret) or C(certificate) and C(key) (PEMs with real line breaks), C(url), C(tokenurl), C(createdate),
     the inferred C(plan), C(key_type) and C(certificate_details).
+  - The flat key of the API Management API portal (offering C(apimanagement-apiportal), plan C(apiportal-apiaccess)) is
+    read the same way and normalised to the same fields, with C(plan=apiportal-apiaccess).
   - The result can be passed to every module of the collection that takes a service key.
   - Files are read on the controller. Ansible Vault files are decrypted with the vault secrets of the run.
 options:
@@ -30,8 +32,12 @@ options:
     description:
       - Where the key is stored. V(file) reads plain files and decrypts Ansible Vault files transparently;
         V(ansible_vault) requires the file to be encrypted; V(hashicorp_vault) reads a KV version 2 secret.
+      - V(btp_destination) reads an C(OAuth2ClientCredentials) destination of the BTP Destination service (the terms are
+        destination names) with O(destination_service_key); a certificate destination is read with its PKCS#12 certificate.
+      - V(cpi_security_material) always fails - Cloud Integration never returns the secret of security material, so it
+        cannot be read back.
     type: str
-    choices: [file, ansible_vault, hashicorp_vault]
+    choices: [file, ansible_vault, hashicorp_vault, btp_destination, cpi_security_material]
     default: file
   format:
     description:
@@ -52,6 +58,7 @@ options:
     default: false
 extends_documentation_fragment:
   - sap_btp.cloud_integration.hashicorp_vault.PLUGIN
+  - sap_btp.cloud_integration.destination_service.PLUGIN
 notes:
   - The returned value holds secrets. Use it in module arguments or with C(no_log=true); do not print it.
 seealso:
@@ -69,6 +76,12 @@ EXAMPLES = r"""
 - name: Read a key from OpenBao (url and token from VAULT_ADDR / VAULT_TOKEN)
   ansible.builtin.set_fact:
     orders_key: "{{ lookup('sap_btp.cloud_integration.credentials', 'cpi/orders', source='hashicorp_vault', mount='secret') }}"
+  no_log: true
+
+- name: Read the client of a BTP destination back
+  ansible.builtin.set_fact:
+    orders_key: "{{ lookup('sap_btp.cloud_integration.credentials', 'cpi-orders', source='btp_destination',
+                    destination_service_key_path='/etc/btp/destination-key.json') }}"
   no_log: true
 
 - name: Expiry of a certificate key stored as JSON
@@ -102,7 +115,7 @@ _raw:
       description: Token endpoint.
       type: str
     plan:
-      description: V(api) or V(integration-flow), inferred from the client ID.
+      description: V(api) or V(integration-flow), inferred from the client ID; V(apiportal-apiaccess) for an API portal key.
       type: str
     key_type:
       description: V(client_secret), V(certificate) or V(external_certificate).
@@ -119,14 +132,17 @@ from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.lookup import LookupBase
 
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._deps import MissingDependencyError
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._destination_service import DestinationService, destination_key, read_destination
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._errors import ApiError, ParameterError
-from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._formats import parse_stored
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._credentials import read_stored
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._http import HttpClient
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._redact import Redactor
-from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._secret_io import decode_text, read_file
-from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._service_key import parse_raw_service_key, secret_values
-from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._vault import OWNED_FIELDS, KvStore
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._security_material import CANNOT_READ_BACK
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._service_key import secret_values
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._vault import KvStore
 from ansible_collections.sap_btp.cloud_integration.plugins.plugin_utils import _ansible_vault
 
+DESTINATION_OPTIONS = ("destination_service_key", "destination_service_key_path", "destination_level")
 VAULT_OPTIONS = ("url", "auth_method", "token", "role_id", "secret_id", "approle_mount", "mount", "namespace", "validate_certs", "ca_path", "timeout")
 
 
@@ -142,6 +158,15 @@ class LookupModule(LookupBase):
         try:
             if source == "hashicorp_vault":
                 store = KvStore.from_params({name: self.get_option(name) for name in VAULT_OPTIONS}, redactor=redactor)
+            elif source == "cpi_security_material":
+                raise ParameterError("source", CANNOT_READ_BACK)
+            elif source == "btp_destination":
+                params = {name: self.get_option(name) for name in DESTINATION_OPTIONS}
+                creds = destination_key(params)
+                redactor.add(creds.get("clientsecret"), creds.get("key"))
+                http = HttpClient(validate_certs=self.get_option("validate_certs"), ca_path=self.get_option("ca_path"),
+                                  timeout=self.get_option("timeout") or 30, redactor=redactor)
+                store = DestinationService(http, creds, level=params["destination_level"], redactor=redactor)
             for term in terms:
                 raw, creds = self._read(to_text(term), source, store)
                 redactor.add(*secret_values(creds))
@@ -151,20 +176,13 @@ class LookupModule(LookupBase):
         return results
 
     def _read(self, term, source, store):
+        if source == "btp_destination":
+            return read_destination(store, term)
         if source == "hashicorp_vault":
-            state = store.read(term)
-            if state.data is None:
-                raise ParameterError(term, "no secret at %s/%s%s" % (store.mount, term.strip("/"), " (its latest version is deleted)" if state.deleted else ""))
-            oauth = {name: state.data[name] for name in OWNED_FIELDS if name in state.data}
-            return parse_raw_service_key({"oauth": oauth}, option=term)
+            return read_stored(source, term, store=store, option=term)
         path = self._loader.path_dwim(os.path.expanduser(term))
-        data = read_file(path, term)
-        if data is None:
-            raise ParameterError(term, "the file %s does not exist" % path)
-        if _ansible_vault.encrypted(data):
-            data, dummy = _ansible_vault.decrypt(self._loader, data, filename=path)
-        elif source == "ansible_vault":
-            raise ParameterError(term, "%s is not encrypted with Ansible Vault (use source=file for a plain file)" % path)
-        text = decode_text(data, path, term, "pem and pkcs12 files cannot be read back")
-        stored = parse_stored(text, self.get_option("format"), self.get_option("env_prefix"))
-        return parse_raw_service_key(stored, option=term, require_wrapper=True)
+
+        def decrypt(data, filename):
+            return _ansible_vault.decrypt(self._loader, data, filename=filename)[0]
+
+        return read_stored(source, path, self.get_option("format"), self.get_option("env_prefix"), decrypt=decrypt, option=term)

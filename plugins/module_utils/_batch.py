@@ -38,21 +38,23 @@ def item_spec(argument_spec, item_options, required=("name",)):
     return options
 
 
-def expand(params, option, item_options, exclusive=(), identity=("name",), unique=True):
+def expand(params, option, item_options, exclusive=(), identity=("name",), unique=True, require_first=True):
     """The parameters of every item of ``params[option]``.
 
     ``item_options``: the option names an item may set; an item value of None inherits the task's value.
     ``exclusive``: pairs of option groups; an item that sets an option of one group inherits nothing of the other.
     ``identity``: the options (after inheritance) that tell items apart; the first one must be set in every item.
     ``unique``: False for items that may repeat (calls); ``identity`` may then be empty.
+    ``require_first``: False when the first identity option may be inherited from the task (the item's checks then
+    require what they need).
     Raises ParameterError (naming ``option[index]``) for a missing name or an item listed twice.
     """
     items = params.get(option) or []
     expanded, seen = [], set()
     for index, item in enumerate(items):
-        where = "%s[%d]" % (option, index)
         own = {name: value for name, value in (item or {}).items() if name in item_options and value is not None}
-        if identity and not own.get(identity[0]):
+        where = item_label(option, index, own.get(identity[0]) if identity else None)
+        if identity and require_first and not own.get(identity[0]):
             raise ParameterError(where, "every item needs a %s" % identity[0])
         merged = {name: value for name, value in params.items() if name != option}
         for first, second in exclusive:
@@ -115,9 +117,15 @@ def check_concurrency(value, option="concurrency"):
     return value
 
 
+def item_label(option, index, name=None):
+    """How a message names an item: its position and, when it has one, its name - ``instances[2] 'partner-b'``."""
+    where = "%s[%d]" % (option, index)
+    return "%s '%s'" % (where, name) if name else where
+
+
 def item_parameter_error(exc, where):
-    """A ParameterError of an item, renamed to the item's option: ``instances[2].plan: ...``."""
-    return ParameterError("%s.%s" % (where, exc.option) if exc.option else where, exc.reason)
+    """A ParameterError of an item, renamed to the item: ``instances[2] 'partner-b': plan: ...``."""
+    return ParameterError(where, "%s: %s" % (exc.option, exc.reason) if exc.option else exc.reason)
 
 
 def run_items(items, handler, concurrency):
@@ -179,11 +187,13 @@ def run_batch(module, option, items, make, client_factory, noun, identify, resul
         try:
             manager.validate()
         except ParameterError as exc:
-            raise item_parameter_error(exc, "%s[%d]" % (option, index)) from None
+            raise item_parameter_error(exc, item_label(option, index, getattr(manager, "p", {}).get("name"))) from None
         managers.append(manager)
     client = client_factory(module)
     if managers:
         client.access_token()  # one login before the threads start
+        if getattr(client, "org", None) and getattr(client, "space", None):
+            client.space_guid()  # a wrong org or space fails the task once, not once per item
     for manager in managers:
         manager.client = client
     if prepare is not None and managers:
@@ -224,7 +234,7 @@ def run_batch(module, option, items, make, client_factory, noun, identify, resul
 
 CALL_NOT_ITEM_OPTIONS = ("requests", "concurrency", "validate_certs", "ca_path", "timeout")
 # an item that names its own credentials takes none of the task's other credential options
-CREDENTIAL_GROUPS = [("service_key",), ("service_key_path",), ("client_id", "client_secret", "token_url", "client_cert", "client_key")]
+CREDENTIAL_GROUPS = [("stored", "_stored_key"), ("service_key",), ("service_key_path",), ("client_id", "client_secret", "token_url", "client_cert", "client_key")]
 
 
 def call_item_options(spec):
@@ -237,9 +247,10 @@ def call_item_options(spec):
     return tuple(name for name in spec if name not in CALL_NOT_ITEM_OPTIONS and name not in connection)
 
 
-def credential_exclusive(*extra):
-    """Exclusive option groups of call items: the credential sources (and ``extra`` pairs)."""
-    groups = CREDENTIAL_GROUPS
+def credential_exclusive(*extra, reference_key="key"):
+    """Exclusive option groups of call items: the credential sources of ``_credentials`` (a CF reference is
+    ``instance`` + ``reference_key``) and ``extra`` pairs."""
+    groups = [("instance", reference_key)] + CREDENTIAL_GROUPS
     return [(first, second) for index, first in enumerate(groups) for second in groups[index + 1:]] + list(extra)
 
 

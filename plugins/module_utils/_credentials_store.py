@@ -25,13 +25,14 @@ import base64
 import json
 import os
 
-from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import _batch, _formats, _secret_io
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import _batch, _credentials, _formats, _secret_io
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._errors import ParameterError
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._redact import fingerprint
-from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._service_key import parse_raw_service_key, secret_values
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._service_key import parse_raw_service_key
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._vault import KvStore, plan_write, secret_path
 
-DESTINATIONS = ("file", "ansible_vault", "hashicorp_vault")
+DESTINATIONS = ("file", "ansible_vault", "hashicorp_vault", "btp_destination", "cpi_security_material")
+SAP_DESTINATIONS = ("btp_destination", "cpi_security_material")
 VAULT_FILE_FORMATS = ("json", "yaml", "env", "postman")
 
 
@@ -49,22 +50,12 @@ def key_fingerprint(creds):
 
 def resolve_key(module, cf_client=None):
     """Return (raw, creds) from whichever source option is set; registers the secrets with the module.
-    ``cf_client``: a Cloud Foundry client to share (a batch); without it, one is built from the module's options."""
+
+    The readers are those of ``_credentials`` (the one home of credential resolution). ``cf_client``: a Cloud Foundry
+    client to share (a batch); without it, one is built from the module's options."""
     params = module.params
     if params.get("instance"):
-        if not params.get("key"):
-            raise ParameterError("key", "the name of the service key of instance '%s' is required" % params["instance"])
-        if cf_client is None:
-            from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._cf import CfClient
-
-            cf_client = CfClient.from_module(module)
-        try:
-            raw_data = cf_client.fetch_key(params["instance"], params["key"], params.get("key_guid"))
-        except ParameterError as exc:
-            if exc.option != "name":
-                raise
-            raise ParameterError("key", str(exc).split(": ", 1)[-1]) from None
-        raw, creds = parse_raw_service_key(raw_data, option="key")
+        raw, creds = _credentials.cf_key(module, params["instance"], params.get("key"), params.get("key_guid"), cf_client=cf_client)
     elif params.get("credentials") is not None:
         raw, creds = parse_raw_service_key(params["credentials"], option="credentials")
     elif params.get("content") is not None:
@@ -73,24 +64,11 @@ def resolve_key(module, cf_client=None):
         raw, creds = read_key_file(params["src"])
     else:
         raise ParameterError("instance", "state 'present' needs a service key: set instance and key, credentials, content or src")
-    module.add_secrets(*secret_values(creds))
-    module.add_secrets(*secret_values(raw.get("oauth") or {}))
+    _credentials.register(module, raw, creds)
     return raw, creds
 
 
-def read_key_file(path, option="src"):
-    """Read a key file (the JSON the cockpit downloads, or a yaml/env/postman file written by this collection)."""
-    path = os.path.expanduser(path)
-    text = _secret_io.read_text(path, option, what="the key file", binary_hint="a service key is JSON")
-    if path.lower().endswith(".json") or text.lstrip().startswith(("{", "[")):
-        try:
-            data = json.loads(text)
-        except ValueError:
-            data = None
-        if not (isinstance(data, dict) and data.get("_postman_variable_scope") == _formats.POSTMAN_SCOPE):
-            # the cockpit's JSON (parse_raw_service_key reports bad JSON with the position of the error)
-            return parse_raw_service_key(text, option=option, require_wrapper=True)
-    return parse_raw_service_key(_formats.parse_stored(text, "auto"), option=option, require_wrapper=True)
+read_key_file = _credentials.read_key_file
 
 
 def _format(params):
@@ -163,6 +141,8 @@ class CredentialsStore:
     def run(self):
         destination = self.params["destination"]
         fmt = self.validate()
+        if destination in SAP_DESTINATIONS:
+            return self.run_sap_store(destination)
         if destination == "hashicorp_vault":
             return self.run_kv()
         if destination == "ansible_vault":
@@ -178,7 +158,7 @@ class CredentialsStore:
         options = _render_options(self.params)
         outputs = _formats.render(fmt, raw, creds, path, options)
         for item in outputs:
-            _secret_io.check_writable(item["path"])
+            _secret_io.check_writable(item["path"], module=self.module)
         existing = [_secret_io.read_file(item["path"]) for item in outputs]
         content_changed = []
         for item, current in zip(outputs, existing):
@@ -234,7 +214,7 @@ class CredentialsStore:
         if phase == "read":
             raw, creds = resolve_key(self.module, self.cf_client)
             outputs = _formats.render(fmt, raw, creds, path, _render_options(self.params))
-            _secret_io.check_writable(path)
+            _secret_io.check_writable(path, module=self.module)
             result = self._base_result(fmt, raw, creds, [path])
             result.update(changed=False, vault_transfer={"plaintext": _b64(outputs[0]["content"]), "existing": _b64(_secret_io.read_file(path))})
             return result
@@ -304,6 +284,30 @@ class CredentialsStore:
             diff = {"before": before, "after": {"state": "destroyed" if destroy else "deleted"}}
         return self._finish(result, diff, result["kv_path"])
 
+    # -- SAP's own stores: BTP Destination service, Cloud Integration security material -------------------
+    def run_sap_store(self, destination):
+        if destination == "btp_destination":
+            from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import _destination_service as store
+
+            creds = store.destination_key(self.params)
+            self.module.add_secrets(creds.get("clientsecret"), creds.get("key"))
+            service = store.DestinationService(self.module.http(), creds, level=self.params["destination_level"],
+                                               redactor=self.module.redactor, warn=self.module.warn)
+            writer = store.DestinationWriter(self.module, service)
+            store.check_name(self.params.get("name"))
+        else:
+            from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import _security_material as store
+
+            writer = store.SecurityMaterialWriter(self.module)
+            store.check_name(self.params.get("name"))
+        if self.params["state"] == "absent":
+            result, diff = writer.absent()
+        else:
+            creds = resolve_key(self.module, self.cf_client)[1]
+            result, diff = writer.present(creds, key_fingerprint(creds))
+            result.update(fingerprint=key_fingerprint(creds), key_type=creds.get("key_type"), plan=creds.get("plan"))
+        return self._finish(result, diff, "%s %s" % (destination, result["name"]))
+
     # -- helpers -------------------------------------------------------------------------------------------
     def _base_result(self, fmt, raw, creds, paths):
         return {"destination": self.params["destination"], "format": fmt, "path": paths[0] if paths else None, "paths": paths,
@@ -352,8 +356,9 @@ def source_exclusive():
 
 
 def item_label(params):
-    """The name of an item in results and errors: its ``name`` (the client, in the roles), else destination:path."""
-    return params.get("name") or "%s:%s" % (params.get("destination"), params.get("path"))
+    """How results and errors name an item: its ``label`` (the client, in the roles), else destination:path (the
+    name of a destination in an SAP store)."""
+    return params.get("label") or "%s:%s" % (params.get("destination"), params.get("path") or params.get("name"))
 
 
 def run_batch(module, item_options, client_factory):
@@ -362,16 +367,16 @@ def run_batch(module, item_options, client_factory):
     order; a failed item is ``{name, failed, changed: false, msg}`` and the task fails naming every failed item."""
     concurrency = _batch.check_concurrency(module.params.get("concurrency"))
     items = _batch.expand(dict(module.params), "destinations", item_options, exclusive=source_exclusive(),
-                          identity=("path", "destination", "url", "mount"))
+                          identity=("destination", "path", "name", "url", "mount"), require_first=False)
     stores = []
     for index, item_module in enumerate(_batch.item_modules(module, items)):
         item = item_module.params
-        item.setdefault("name", None)
+        item.setdefault("label", None)
         store = CredentialsStore(item_module)
         try:
             store.validate()
         except ParameterError as exc:
-            where = "destinations[%d]%s" % (index, " (%s)" % item["name"] if item.get("name") else "")
+            where = "destinations[%d]%s" % (index, " (%s)" % item["label"] if item.get("label") else "")
             raise _batch.item_parameter_error(exc, where) from None
         stores.append(store)
     if any(store.params.get("instance") and store.params["state"] == "present" for store in stores):
@@ -382,7 +387,8 @@ def run_batch(module, item_options, client_factory):
 
     def one(store):
         result = store.run()
-        result["name"] = item_label(store.params)
+        result["label"] = item_label(store.params)
+        result.setdefault("destination", store.params["destination"])
         return result
 
     results, diffs, failures = [], [], []
@@ -391,7 +397,8 @@ def run_batch(module, item_options, client_factory):
         if error is not None:
             message = module.redactor.scrub("%s: %s" % (label, error))
             failures.append(message)
-            results.append({"name": label, "destination": store.params["destination"], "path": store.params.get("path"),
+            results.append({"label": label, "destination": store.params["destination"], "path": store.params.get("path"),
+                            "name": store.params.get("name"),
                             "failed": True, "changed": False, "msg": message})
             continue
         if "diff" in result and not store.params.get("_vault_phase"):

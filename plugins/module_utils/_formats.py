@@ -27,7 +27,7 @@ import uuid
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._deps import MissingDependencyError, crypto_lib
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._errors import ParameterError
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._redact import fingerprint
-from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._service_key import cert_token_url
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._service_key import APIPORTAL_FIELDS, cert_token_url, is_apiportal_key
 
 FORMATS = ("json", "yaml", "env", "pem", "pkcs12", "postman")
 # formats that hold a whole key and can be read back
@@ -54,7 +54,9 @@ _ESCAPE_RE = re.compile(r"\\(.)")
 
 
 def key_fields(raw):
-    """The oauth fields of a raw key that exist, in SAP's order."""
+    """The oauth fields of a raw key that exist, in SAP's order (the flat fields of an API portal key as they are)."""
+    if is_apiportal_key(raw):
+        return {flat: raw[flat] for flat, dummy in APIPORTAL_FIELDS if raw.get(flat) not in (None, "")}
     oauth = raw.get("oauth") if isinstance(raw, dict) else None
     oauth = oauth if isinstance(oauth, dict) else {}
     return {name: oauth[name] for name in KEY_FIELDS if oauth.get(name) not in (None, "")}

@@ -14,6 +14,7 @@ errors, 429) or when the caller declares it safe (retry_safe=True), e.g. an OAut
 from __future__ import annotations
 
 import contextlib
+import datetime
 import email.utils
 import os
 import random
@@ -21,8 +22,8 @@ import shutil
 import tempfile
 import time
 
-from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._deps import requests_lib
-from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._errors import ApiError, api_error_from_response, safe_url
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._deps import crypto_lib, requests_lib
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._errors import ApiError, ParameterError, api_error_from_response, safe_url
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._version import COLLECTION_NAME, COLLECTION_VERSION
 
 RETRY_STATUSES = frozenset((429, 502, 503, 504))
@@ -141,7 +142,7 @@ class HttpClient:
                     self.sleep(delay)
                     attempt += 1
                     continue
-                raise self._connection_error(exc, context, method, url) from None
+                raise self._connection_error(exc, context, method, url, client_cert=bool(kwargs.get("cert"))) from None
             status = response.status_code
             if status in RETRY_STATUSES and attempt < self.retries and (
                 status == 429 or method in IDEMPOTENT_METHODS or retry_safe
@@ -161,9 +162,12 @@ class HttpClient:
                 raise error
             return response
 
-    def _connection_error(self, exc, context, method, url):
+    def _connection_error(self, exc, context, method, url, client_cert=False):
         exceptions = requests_lib().exceptions
-        if isinstance(exc, exceptions.SSLError):
+        if isinstance(exc, exceptions.SSLError) and client_cert and rejected_client_certificate(str(exc)):
+            hint = ("the server rejected the client certificate (TLS alert): it has expired, was revoked with its service key, or "
+                    "is not issued by a CA the server trusts; check the key's certificate (and client_key), not ca_path")
+        elif isinstance(exc, exceptions.SSLError):
             hint = "TLS verification failed; check ca_path (a CA bundle that signs the server certificate) or, for tests only, validate_certs=false"
         elif isinstance(exc, exceptions.Timeout):
             hint = "the server did not answer within timeout=%s seconds" % (self.timeout,)
@@ -198,12 +202,52 @@ class HttpClient:
             ) from None
 
 
+# TLS alerts the server sends about the client's certificate (OpenSSL reason names); a server certificate this
+# client does not trust fails with CERTIFICATE_VERIFY_FAILED instead
+_CLIENT_CERT_ALERTS = ("ALERT_BAD_CERTIFICATE", "ALERT_CERTIFICATE_EXPIRED", "ALERT_CERTIFICATE_REVOKED", "ALERT_UNKNOWN_CA",
+                       "ALERT_CERTIFICATE_UNKNOWN", "ALERT_CERTIFICATE_REQUIRED", "ALERT_UNSUPPORTED_CERTIFICATE",
+                       "ALERT_ACCESS_DENIED", "ALERT_HANDSHAKE_FAILURE")
+
+
+def rejected_client_certificate(text):
+    """True when an SSL error says that the server rejected the client certificate (not that the server's
+    certificate is untrusted)."""
+    upper = (text or "").upper().replace(" ", "_")
+    if "CERTIFICATE_VERIFY_FAILED" in upper:
+        return False
+    return any(alert in upper for alert in _CLIENT_CERT_ALERTS)
+
+
+def check_certificate_validity(certificate, option, now=None):
+    """Fail before any request when the client certificate has expired or is not valid yet: the server would
+    only answer with a TLS alert that looks like a trust problem. The ParameterError names option."""
+    crypto = crypto_lib()
+    try:
+        leaf = crypto.x509.load_pem_x509_certificates(certificate.encode("ascii"))[0]
+    except (ValueError, TypeError, UnicodeEncodeError, IndexError):
+        return  # not loadable here: the TLS library reports it with the request
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    not_after = leaf.not_valid_after_utc
+    if not_after <= now:
+        raise ParameterError(
+            option,
+            "the client certificate (subject %s) expired on %s; the server would reject it. Create a new key "
+            "(the key_rotation role, or service_key with a new name) and use its credentials"
+            % (leaf.subject.rfc4514_string(), not_after.strftime("%Y-%m-%dT%H:%M:%SZ")),
+        )
+    if leaf.not_valid_before_utc > now + datetime.timedelta(minutes=5):
+        raise ParameterError(option, "the client certificate (subject %s) is not valid before %s"
+                             % (leaf.subject.rfc4514_string(), leaf.not_valid_before_utc.strftime("%Y-%m-%dT%H:%M:%SZ")))
+
+
 @contextlib.contextmanager
-def client_cert_files(certificate_pem, private_key_pem):
+def client_cert_files(certificate_pem, private_key_pem, option=None):
     """Write a PEM certificate and key to a private temporary directory (0700/0600) for requests' cert=.
 
+    The certificate is checked first: an expired one fails here, naming it, instead of as a TLS alert of the server.
     The files exist only inside the with-block.
     """
+    check_certificate_validity(certificate_pem, option)
     directory = tempfile.mkdtemp(prefix="sap_btp_ci_")
     try:
         os.chmod(directory, 0o700)

@@ -17,6 +17,7 @@ import json
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._errors import ParameterError
 
 OFFERING = "it-rt"
+APIPORTAL_OFFERING = "apimanagement-apiportal"   # API Management API portal access (_api_portal.py)
 PLAN_API = "api"
 PLAN_IFLOW = "integration-flow"
 PLANS = (PLAN_API, PLAN_IFLOW)
@@ -66,6 +67,11 @@ MAX_INSTANCE_NAME_LENGTH = 32
 CLI_FRIENDLY = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
 
 
+def _sentence(text):
+    """text ending in one full stop (a question such as "did you mean 'X'?" keeps its question mark)."""
+    return text if text.endswith(("?", ".")) else text + "."
+
+
 def _suggest(value, choices):
     if not isinstance(value, str):
         return ""
@@ -105,8 +111,8 @@ def validate_roles(plan, roles, option="roles", warn=None):
                     warn("%s: role '%s' is listed by newer SAP documentation, but whether the it-rt broker accepts it is not "
                          "confirmed; the broker will reject it if not" % (option, role))
                 continue
-            raise ParameterError(option, "'%s' is not a role of plan 'api'%s. Valid roles: %s" % (
-                role, _suggest(role, API_ROLES + API_ROLES_UNCONFIRMED), ", ".join(API_ROLES)))
+            raise ParameterError(option, "%s Valid roles: %s" % (
+                _sentence("'%s' is not a role of plan 'api'%s" % (role, _suggest(role, API_ROLES + API_ROLES_UNCONFIRMED))), ", ".join(API_ROLES)))
     else:
         for role in roles:
             if role != role.strip() or any(ch.isspace() for ch in role):
@@ -123,8 +129,8 @@ def validate_grant_types(plan, grant_types, option="grant_types", warn=None):
                                  "work with it). Instances that still carry '%s' cannot be updated and no new keys can be created "
                                  "for them" % (grant, grant))
         if grant not in GRANT_TYPES:
-            raise ParameterError(option, "'%s' is not a valid grant type%s. Valid grant types: %s" % (
-                grant, _suggest(grant, GRANT_TYPES), ", ".join(GRANT_TYPES)))
+            raise ParameterError(option, "%s Valid grant types: %s" % (
+                _sentence("'%s' is not a valid grant type%s" % (grant, _suggest(grant, GRANT_TYPES))), ", ".join(GRANT_TYPES)))
     if plan == PLAN_API and "password" in grant_types and warn:
         warn("%s: the 'password' grant does not work with plan 'api' according to field reports" % option)
     return grant_types
@@ -181,6 +187,12 @@ def build_instance_parameters(offering, plan, typed, raw=None, warn=None):
     same request works whether the broker replaces or merges parameters on update.
     """
     given = {option: typed.get(option) for option, dummy in TYPED_OPTIONS if typed.get(option) is not None}
+    if offering == APIPORTAL_OFFERING:
+        if given:
+            raise ParameterError(sorted(given)[0], "only applies to offering 'it-rt'; offering '%s' takes parameters {\"role\": ...}" % offering)
+        from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._api_portal import validate_instance_parameters
+
+        return validate_instance_parameters(plan, raw)
     if offering != OFFERING:
         if given:
             raise ParameterError(sorted(given)[0], "only applies to offering 'it-rt'; use 'parameters' for offering '%s'" % offering)
@@ -254,8 +266,8 @@ def build_key_parameters(key_type, validity_days=None, key_length=None, certific
         for option, value in (("validity_days", validity_days), ("key_length", key_length), ("certificate", certificate_pem)):
             if value is not None:
                 raise ParameterError(option, "does not apply to key_type 'client_secret' (only to certificate keys)")
-    if validity_days is not None and (isinstance(validity_days, bool) or not isinstance(validity_days, int)
-                                      or not VALIDITY_DAYS_MIN <= validity_days <= VALIDITY_DAYS_MAX):
+    not_an_int = isinstance(validity_days, bool) or not isinstance(validity_days, int)
+    if validity_days is not None and (not_an_int or not VALIDITY_DAYS_MIN <= validity_days <= VALIDITY_DAYS_MAX):
         raise ParameterError("validity_days", "must be between %d and %d days, got %r" % (VALIDITY_DAYS_MIN, VALIDITY_DAYS_MAX, validity_days))
     if key_length is not None and key_length not in KEY_LENGTHS:
         raise ParameterError("key_length", "must be one of %s, got %r" % (", ".join(str(n) for n in KEY_LENGTHS), key_length))

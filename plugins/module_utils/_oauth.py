@@ -2,12 +2,10 @@
 # Copyright (c) sap_btp.cloud_integration contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""FOR INTERNAL COLLECTION USE ONLY. Cloud Integration credentials and XSUAA client-credentials tokens.
+"""FOR INTERNAL COLLECTION USE ONLY. XSUAA client-credentials tokens for resolved Cloud Integration credentials.
 
-- cpi_argument_spec() / token_argument_spec(): the shared options (doc fragment ``cpi_credentials``), each with a
-  ``CPI_*`` environment fallback so AWX/AAP credential types can inject them;
-- resolve_credentials(): one normalised credentials dict from a service key, a key file or explicit options
-  (service keys are parsed only by ``_service_key.parse_service_key``);
+- token_argument_spec(): the token options (doc fragment ``cpi_credentials.TOKEN``); where the credentials come
+  from is decided by ``_credentials.resolve()``, never here;
 - get_token(): client secret via Basic (URL-encoded with ``X-CF-ENCODED-CREDENTIALS: true`` when the secret needs
   it), in the form body or with the grant in the query string; or mTLS with the key's certificate on the
   ``.authentication.cert.`` host. Tokens are cached through ``_cache.FileCache`` across tasks, hosts and forks.
@@ -22,59 +20,26 @@ import base64
 import datetime
 import hashlib
 import json
-import os
 import re
 import threading
 import time
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from ansible.module_utils.basic import env_fallback
-
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._cache import CacheError, FileCache, cache_key
-from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._deps import MissingDependencyError, crypto_lib
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._deps import MissingDependencyError
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._errors import ApiError, ParameterError, api_error_from_response, safe_url
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._service_key import (
     PLAN_API,
     PLAN_HELP,
     PLAN_IFLOW,
     cert_token_url,
-    fix_pem,
-    infer_plan,
-    parse_service_key,
-    require_plan,
 )
 
 CACHE_NAMESPACE = "xsuaa_tokens"
 DEFAULT_MIN_TTL = 300
 CLIENT_AUTH_CHOICES = ("basic", "body", "query")
-ENV = {
-    "service_key": ["CPI_SERVICE_KEY"],
-    "service_key_path": ["CPI_SERVICE_KEY_PATH"],
-    "client_id": ["CPI_CLIENT_ID"],
-    "client_secret": ["CPI_CLIENT_SECRET"],
-    "token_url": ["CPI_TOKEN_URL"],
-    "url": ["CPI_URL"],
-    "client_cert": ["CPI_CLIENT_CERT", "CPI_CLIENT_CERT_PATH"],
-    "client_key": ["CPI_CLIENT_KEY", "CPI_CLIENT_KEY_PATH"],
-}
 # Characters that change meaning inside a Basic header or under the URL-decoding XSUAA applies to it.
 _NEEDS_ENCODING_RE = re.compile(r"[+%:\s]|[^\x00-\x7f]")
-_SECRET_FIELDS = ("clientsecret", "key", "client_secret", "password")
-
-
-def cpi_argument_spec():
-    """The Cloud Integration credential options (doc fragment ``cpi_credentials``)."""
-    return dict(
-        service_key=dict(type="raw", no_log=True, fallback=(env_fallback, ENV["service_key"])),
-        service_key_path=dict(type="path", no_log=False, fallback=(env_fallback, ENV["service_key_path"])),
-        client_id=dict(type="str", fallback=(env_fallback, ENV["client_id"])),
-        client_secret=dict(type="str", no_log=True, fallback=(env_fallback, ENV["client_secret"])),
-        token_url=dict(type="str", no_log=False, fallback=(env_fallback, ENV["token_url"])),
-        url=dict(type="str", fallback=(env_fallback, ENV["url"])),
-        client_cert=dict(type="str", fallback=(env_fallback, ENV["client_cert"])),
-        client_key=dict(type="str", no_log=True, fallback=(env_fallback, ENV["client_key"])),
-        allow_http=dict(type="bool", default=False, fallback=(env_fallback, ["SAP_BTP_ALLOW_HTTP"])),
-    )
 
 
 def token_argument_spec():
@@ -84,185 +49,6 @@ def token_argument_spec():
         cache=dict(type="bool", default=True),
         min_ttl=dict(type="int", default=DEFAULT_MIN_TTL),
     )
-
-
-CPI_MUTUALLY_EXCLUSIVE = [
-    ("service_key", "service_key_path"),
-    ("service_key", "client_id"),
-    ("service_key_path", "client_id"),
-    ("service_key", "client_secret"),
-    ("service_key_path", "client_secret"),
-]
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# credentials
-
-def _leaves(obj, parent=None):
-    """(field name, string value) pairs of a nested structure."""
-    if isinstance(obj, dict):
-        for name, value in obj.items():
-            yield from _leaves(value, name)
-    elif isinstance(obj, (list, tuple)):
-        for value in obj:
-            yield from _leaves(value, parent)
-    elif isinstance(obj, str) and obj:
-        yield parent, obj
-    elif isinstance(obj, (int, float)) and not isinstance(obj, bool):
-        yield parent, str(obj)
-
-
-def _release_public_values(module, raw):
-    """A service key given as a dict is no_log as a whole, so Ansible would mask its public fields (client id,
-    URLs) wherever they appear in the result. Keep only its secret fields masked."""
-    if not isinstance(raw, dict):
-        return
-    secrets = {value for name, value in _leaves(raw) if name in _SECRET_FIELDS}
-    for name, value in _leaves(raw):
-        if name not in _SECRET_FIELDS and value not in secrets:
-            module.no_log_values.discard(value)
-
-
-def load_pem(value, option, marker):
-    """PEM text (real or ``\\n``-escaped line breaks) or the path of a PEM file."""
-    if value is None or not str(value).strip():
-        return None
-    text = str(value).strip()
-    if "-----BEGIN" not in text:
-        path = os.path.expanduser(text)
-        if not os.path.isfile(path):
-            raise ParameterError(option, "expected PEM text or the path of a readable PEM file")
-        try:
-            with open(path, "r", encoding="utf-8") as handle:
-                text = handle.read()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ParameterError(option, "cannot read the PEM file: %s" % (getattr(exc, "strerror", None) or exc)) from None
-    pem = fix_pem(text)
-    if marker not in pem:
-        raise ParameterError(option, "the value is not a PEM %s" % ("certificate" if "CERTIFICATE" in marker else "private key"))
-    return pem
-
-
-def _read_key_file(path):
-    try:
-        with open(path, "r", encoding="utf-8") as handle:
-            return handle.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ParameterError("service_key_path", "cannot read %s: %s" % (path, getattr(exc, "strerror", None) or exc)) from None
-
-
-def _validate_url(value, option, allow_http=False):
-    parts = urlsplit(value)
-    if parts.scheme not in ("https", "http") or not parts.netloc:
-        raise ParameterError(option, "expected an absolute https:// URL")
-    if parts.scheme == "http" and not allow_http:
-        raise ParameterError(
-            option,
-            "%s is a plain http:// URL, which would send client credentials and tokens unencrypted; use the https:// URL "
-            "of the service key, or set allow_http: true (only for a local test server)" % safe_url(value),
-        )
-    return value.rstrip("/") if option == "url" else value
-
-
-def check_key_pair(certificate, key, option="client_key"):
-    """Fail before any request when the private key does not belong to the (first) certificate of the chain."""
-    crypto = crypto_lib()
-    try:
-        leaf = crypto.x509.load_pem_x509_certificates(certificate.encode("ascii"))[0]
-        private_key = crypto.serialization.load_pem_private_key(key.encode("ascii"), password=None)
-    except (ValueError, TypeError, UnicodeEncodeError) as exc:
-        raise ParameterError(option, "the client certificate or its private key cannot be loaded: %s" % exc) from None
-    spki = crypto.serialization.PublicFormat.SubjectPublicKeyInfo
-    der = crypto.serialization.Encoding.DER
-    if private_key.public_key().public_bytes(der, spki) != leaf.public_key().public_bytes(der, spki):
-        raise ParameterError(
-            option,
-            "the private key does not match the client certificate (subject %s); pass the private key that belongs to "
-            "this certificate" % leaf.subject.rfc4514_string(),
-        )
-
-
-def resolve_credentials(module, require_url=False, register=True):
-    """Normalised credentials from the module's cpi options; registers their secrets with the module.
-
-    Precedence: service_key, then service_key_path, then client_id/client_secret. url, token_url, client_cert and
-    client_key override (or complete, e.g. the private key of an external-certificate key) the key's values.
-    """
-    params = module.params
-    source = None
-    if params.get("service_key") not in (None, "", {}):
-        source = "service_key"
-        raw = params["service_key"]
-        try:
-            creds = parse_service_key(raw, option="service_key", details=False)
-        finally:
-            if register:
-                _release_public_values(module, raw)
-    elif params.get("service_key_path"):
-        source = "service_key_path"
-        creds = parse_service_key(_read_key_file(params["service_key_path"]), option="service_key_path", details=False)
-    elif params.get("client_id"):
-        source = "client_id"
-        if not params.get("token_url"):
-            raise ParameterError("token_url", "required with client_id (the 'tokenurl' of the service key)")
-        creds = {
-            "clientid": params["client_id"],
-            "clientsecret": params.get("client_secret") or None,
-            "certificate": None,
-            "key": None,
-            "url": None,
-            "tokenurl": params["token_url"],
-            "plan": None,
-            "key_type": "client_secret" if params.get("client_secret") else "certificate",
-        }
-    else:
-        raise ParameterError(
-            None,
-            "no Cloud Integration credentials: set service_key (or CPI_SERVICE_KEY), service_key_path (CPI_SERVICE_KEY_PATH), "
-            "or client_id and token_url with client_secret or client_cert/client_key (CPI_CLIENT_ID, CPI_TOKEN_URL, ...)",
-        )
-    if register:
-        module.add_secrets(creds.get("clientsecret"), creds.get("key"))
-    creds["source"] = source
-    creds["tokenurl_from_key"] = source != "client_id"
-    if params.get("token_url") and source != "client_id":
-        creds["tokenurl"] = params["token_url"]
-        creds["tokenurl_from_key"] = False
-    if params.get("url"):
-        creds["url"] = params["url"]
-    if source == "client_id" and params.get("client_secret") is None and not params.get("client_cert"):
-        raise ParameterError("client_secret", "client_id needs client_secret, or client_cert and client_key for a certificate client")
-    if params.get("client_cert"):
-        creds["certificate"] = load_pem(params["client_cert"], "client_cert", "-----BEGIN CERTIFICATE-----")
-    if params.get("client_key"):
-        creds["key"] = load_pem(params["client_key"], "client_key", "PRIVATE KEY-----")
-        if register:
-            module.add_secrets(creds["key"])
-    if creds.get("certificate") and not creds.get("clientsecret") and not creds.get("key"):
-        raise ParameterError(
-            "client_key",
-            "this is an external-certificate key: it holds the certificate but not the private key; pass the private key "
-            "that belongs to the certificate in client_key (PEM text or a path)",
-        )
-    if creds.get("key") and not creds.get("certificate"):
-        raise ParameterError("client_cert", "client_key needs the matching certificate (client_cert or the key's 'certificate')")
-    if (params.get("client_cert") or params.get("client_key")) and creds.get("certificate") and creds.get("key"):
-        # a pair assembled by the user (the key of an external certificate, or an override): check it belongs together
-        check_key_pair(creds["certificate"], creds["key"])
-    allow_http = bool(params.get("allow_http"))
-    creds["tokenurl"] = _validate_url(creds["tokenurl"], "token_url", allow_http)
-    if creds.get("url"):
-        creds["url"] = _validate_url(creds["url"], "url", allow_http)
-    elif require_url:
-        raise ParameterError("url", "the Cloud Integration URL is needed (the 'url' of the service key, or CPI_URL)")
-    if creds.get("plan") is None:
-        creds["plan"] = infer_plan(creds["clientid"], creds.get("url"))
-    return creds
-
-
-def check_plan(creds, wanted, purpose):
-    """Fail before any request when the key is of the wrong plan (ServiceKeyError names the option)."""
-    require_plan(creds, wanted, purpose, option=creds.get("source") or "service_key")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -415,7 +201,7 @@ class TokenProvider:
             from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._http import client_cert_files
 
             data["client_id"] = creds["clientid"]
-            with client_cert_files(creds["certificate"], creds["key"]) as cert:
+            with client_cert_files(creds["certificate"], creds["key"], creds.get("certificate_option")) as cert:
                 token_url = self.mtls_token_url(token_url, cert)
                 response = self._post(token_url, headers, data, cert=cert)
         else:
@@ -470,6 +256,11 @@ class TokenProvider:
         return response
 
     def _raise(self, response, url):
+        if response.status_code in (404, 405):
+            # a wrong path (/oauth/tokn): the server's HTML page says nothing useful
+            raise ApiError("token request for client '%s' failed: token endpoint not found at %s (HTTP %s); use the 'tokenurl' of "
+                           "the service key, which ends in /oauth/token" % (self.creds["clientid"], safe_url(url), response.status_code),
+                           status=response.status_code, method="POST", url=safe_url(url))
         error = api_error_from_response(response, "token request for client '%s'" % self.creds["clientid"])
         if response.status_code in (400, 401, 403):
             hint = hint_for_401(self.creds, self.method, url, error.detail)
@@ -645,10 +436,7 @@ __all__ = [
     "PLAN_API",
     "PLAN_IFLOW",
     "PLAN_HELP",
-    "cpi_argument_spec",
     "token_argument_spec",
-    "resolve_credentials",
-    "check_plan",
     "TokenProvider",
     "SharedTokens",
     "verify_signature",

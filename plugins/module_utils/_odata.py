@@ -631,7 +631,7 @@ def api_client(module, creds, extra_headers=None, auth=None):
             raise ParameterError("auth", "auth=certificate needs the key's certificate and private key (client_cert/client_key)")
         from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._http import client_cert_files
 
-        with client_cert_files(creds["certificate"], creds["key"]) as cert:
+        with client_cert_files(creds["certificate"], creds["key"], creds.get("certificate_option")) as cert:
             yield ODataClient(http, root, cert=cert, extra_headers=extra_headers)
         return
     provider = token_provider(module, creds, http=http)

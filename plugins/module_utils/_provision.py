@@ -431,7 +431,7 @@ def mask_raw(raw):
         return raw
     masked = json.loads(json.dumps(raw))
     oauth = masked.get("oauth") if isinstance(masked.get("oauth"), dict) else masked
-    for name in _service_key.SECRET_FIELDS:
+    for name in _service_key.SECRET_FIELDS + _service_key.APIPORTAL_SECRET_FIELDS:
         if oauth.get(name):
             oauth[name] = MASK
     return masked

@@ -128,7 +128,7 @@ class IflowCaller:
         if self.auth == "certificate":
             from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._http import client_cert_files
 
-            with client_cert_files(self.creds["certificate"], self.creds["key"]) as cert:
+            with client_cert_files(self.creds["certificate"], self.creds["key"], self.creds.get("certificate_option")) as cert:
                 yield {}, {"cert": cert}
             return
         if self.auth == "basic":
@@ -155,8 +155,8 @@ class IflowCaller:
                 self.token_refreshed = True
                 auth_headers = {"Authorization": "Bearer " + self.token_source(True)}
                 response = self._send(method, url, headers, data, auth_headers, extra)
-            if (self.csrf and response.status_code == 403 and method not in SAFE_METHODS
-                    and (response.headers.get("X-CSRF-Token") or "").lower() == "required"):
+            csrf_required = (response.headers.get("X-CSRF-Token") or "").lower() == "required"
+            if self.csrf and response.status_code == 403 and method not in SAFE_METHODS and csrf_required:
                 self.csrf_handshake = True
                 fetch_headers = {"X-CSRF-Token": "Fetch"}
                 fetch = self._send("GET", url, fetch_headers, None, auth_headers, extra)

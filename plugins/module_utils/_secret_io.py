@@ -65,14 +65,22 @@ def decode_text(data, path, option, binary_hint="expected text"):
         raise ParameterError(option, "%s is not a text file (%s)" % (path, binary_hint)) from None
 
 
-def check_writable(path, option="path"):
-    """Fail (touching nothing) when path cannot be written: missing or read-only directory, or a directory."""
+def check_writable(path, option="path", module=None):
+    """Fail (touching nothing) when path cannot be written: missing or read-only directory, or a directory.
+
+    In check mode (module given), a directory that does not exist yet is a prediction, not a failure: an earlier task
+    of the play that creates it did not run in check mode. The file is then predicted as created, with a warning.
+    """
     if not path:
         raise ParameterError(option, "a file path is required")
     if os.path.isdir(path):
         raise ParameterError(option, "%s is a directory, not a file" % path)
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
+        if module is not None and module.check_mode and not os.path.exists(directory):
+            module.warn("%s: the directory %s does not exist yet; check mode predicts %s as created, and the real run needs the "
+                        "directory (created by an earlier task)" % (option, directory, path))
+            return
         raise ParameterError(option, "the directory %s does not exist" % directory)
     if not os.access(directory, os.W_OK | os.X_OK):
         raise ParameterError(option, "the directory %s is not writable by the current user" % directory)
@@ -111,7 +119,7 @@ def write_files(module, items):
     destinations, and only then are the temporary files renamed into place. Returns one result per item.
     """
     for item in items:
-        check_writable(item["path"])
+        check_writable(item["path"], module=module)
     results = []
     for item in items:
         existing = read_file(item["path"])

@@ -9,7 +9,10 @@ Accepted shapes (all documented by SAP or produced by this collection):
 - the Cloud Foundry details response ``{"credentials": {"oauth": {...}}}``;
 - the bare ``oauth`` object (``{"clientid": ..., "tokenurl": ...}``);
 - this collection's normalised ``credentials`` or a registered ``service_key`` result (``raw`` inside);
-- any of those as JSON text.
+- any of those as JSON text;
+- the flat key of the API Management API portal (offering ``apimanagement-apiportal``, plan ``apiportal-apiaccess``):
+  ``{"url", "tokenUrl", "clientId", "clientSecret"}`` or, for x509, ``{"url", "certurl", "clientId", "certificate",
+  "privateKey"}``, normalised to the same fields as the it-rt keys with ``plan: apiportal-apiaccess``.
 PEM values may use literal ``\\n`` escapes (as in the JSON) or real line breaks.
 """
 
@@ -25,6 +28,12 @@ from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._errors 
 
 PLAN_API = "api"
 PLAN_IFLOW = "integration-flow"
+PLAN_APIPORTAL = "apiportal-apiaccess"
+PLANS = (PLAN_API, PLAN_IFLOW, PLAN_APIPORTAL)
+# flat API portal key field -> normalised field (certurl is the base of the mTLS token host)
+APIPORTAL_FIELDS = (("clientId", "clientid"), ("clientSecret", "clientsecret"), ("certificate", "certificate"),
+                    ("privateKey", "key"), ("url", "url"), ("tokenUrl", "tokenurl"), ("certurl", "certurl"))
+APIPORTAL_SECRET_FIELDS = ("clientSecret", "privateKey")
 KEY_TYPES = ("client_secret", "certificate", "external_certificate")
 PLAN_HELP = (
     "An it-rt key of plan 'api' calls the Cloud Integration OData API (/api/v1 on the tenant management host); "
@@ -50,6 +59,8 @@ def infer_plan(clientid, url=None):
     """Infer the it-rt plan from the client id (``|it!b`` vs ``|it-rt-``), falling back to the URL host."""
     if clientid:
         tail = clientid.rsplit("|", 1)[-1]
+        if tail.startswith("apiportal"):
+            return PLAN_APIPORTAL
         if tail.startswith("it-rt-"):
             return PLAN_IFLOW
         if tail.startswith("it!"):
@@ -62,6 +73,53 @@ def infer_plan(clientid, url=None):
         if ".it-" in host or host.startswith("it-"):
             return PLAN_API
     return None
+
+
+def is_apiportal_key(data):
+    """Whether a dict is the flat key of the API portal (camelCase ``clientId`` and no ``oauth`` block)."""
+    return isinstance(data, dict) and "oauth" not in data and "clientId" in data and "clientid" not in data
+
+
+def apiportal_token_url(certurl):
+    """The token endpoint of an x509 API portal key (its ``certurl`` is the base of the mTLS token host)."""
+    base = certurl.rstrip("/")
+    return base if base.endswith("/oauth/token") else base + "/oauth/token"
+
+
+def _parse_apiportal(data, option, details):
+    """Normalised credentials of a flat API portal key."""
+    for name in ("clientId", "url"):
+        if not data.get(name):
+            raise ServiceKeyError(option, "the API portal key lacks '%s'" % name)
+    for flat, dummy in APIPORTAL_FIELDS:
+        if data.get(flat) is not None and not isinstance(data[flat], str):
+            raise ServiceKeyError(option, "'%s' must be a string" % flat)
+    certificate = fix_pem(data.get("certificate"))
+    private_key = fix_pem(data.get("privateKey"))
+    secret = data.get("clientSecret")
+    if certificate and "-----BEGIN CERTIFICATE-----" not in certificate:
+        raise ServiceKeyError(option, "'certificate' is not a PEM certificate")
+    if private_key and "PRIVATE KEY-----" not in private_key:
+        raise ServiceKeyError(option, "'privateKey' is not a PEM private key")
+    if secret:
+        if not data.get("tokenUrl"):
+            raise ServiceKeyError(option, "the API portal key lacks 'tokenUrl'")
+        tokenurl, key_type = data["tokenUrl"], "client_secret"
+    elif certificate and private_key:
+        if not data.get("certurl") and not data.get("tokenUrl"):
+            raise ServiceKeyError(option, "the x509 API portal key lacks 'certurl'")
+        tokenurl = apiportal_token_url(data["certurl"]) if data.get("certurl") else data["tokenUrl"]
+        key_type = "certificate"
+    else:
+        raise ServiceKeyError(option, "the API portal key has neither 'clientSecret' nor 'certificate' with 'privateKey'")
+    creds = {
+        "clientid": data["clientId"], "clientsecret": secret or None, "certificate": certificate, "key": private_key,
+        "url": data["url"].rstrip("/"), "tokenurl": tokenurl, "createdate": None, "plan": PLAN_APIPORTAL,
+        "key_type": key_type, "certificate_details": None,
+    }
+    if certificate and details:
+        creds["certificate_details"] = certificate_details(certificate)
+    return creds
 
 
 def _unwrap(data, option):
@@ -95,6 +153,8 @@ def parse_service_key(data, option="service_key", require_wrapper=False, details
     Raises ServiceKeyError naming the option and the problem (missing field, bad JSON, bad PEM).
     """
     oauth, had_wrapper = _unwrap(data, option)
+    if is_apiportal_key(oauth):
+        return _parse_apiportal(oauth, option, details)
     if require_wrapper and not had_wrapper and "plan" not in oauth:
         raise ServiceKeyError(
             option, "no 'oauth' block found; an it-rt service key looks like {\"oauth\": {\"clientid\": ..., \"tokenurl\": ..., \"url\": ...}}")
@@ -119,7 +179,7 @@ def parse_service_key(data, option="service_key", require_wrapper=False, details
         key_type = "certificate"
     else:
         key_type = oauth.get("key_type") if oauth.get("key_type") in KEY_TYPES else "external_certificate"
-    plan = oauth.get("plan") if oauth.get("plan") in (PLAN_API, PLAN_IFLOW) else infer_plan(oauth["clientid"], oauth["url"])
+    plan = oauth.get("plan") if oauth.get("plan") in PLANS else infer_plan(oauth["clientid"], oauth["url"])
     creds = {
         "clientid": oauth["clientid"],
         "clientsecret": secret or None,
@@ -149,15 +209,24 @@ def parse_raw_service_key(data, option="service_key", require_wrapper=False):
         data = json.loads(data.strip())
     if isinstance(data.get("raw"), dict):
         data = data["raw"]
-    if isinstance(data.get("credentials"), dict) and isinstance(data["credentials"].get("oauth"), dict):
+    if isinstance(data.get("credentials"), dict) and (isinstance(data["credentials"].get("oauth"), dict)
+                                                      or is_apiportal_key(data["credentials"])):
         data = data["credentials"]
-    if isinstance(data.get("oauth"), dict):
+    if isinstance(data.get("oauth"), dict) or is_apiportal_key(data):
         return json.loads(json.dumps(data)), creds
     return to_raw(creds), creds
 
 
 def to_raw(creds):
-    """The SAP JSON form (``{"oauth": {...}}``) of normalised credentials."""
+    """The SAP JSON form (``{"oauth": {...}}``; the flat form for API portal keys) of normalised credentials."""
+    if creds.get("plan") == PLAN_APIPORTAL:
+        flat = {"url": creds["url"], "clientId": creds["clientid"]}
+        if creds.get("clientsecret"):
+            flat.update(tokenUrl=creds["tokenurl"], clientSecret=creds["clientsecret"])
+        else:
+            flat["certurl"] = creds["tokenurl"][: -len("/oauth/token")] if creds["tokenurl"].endswith("/oauth/token") else creds["tokenurl"]
+            flat.update(certificate=creds.get("certificate"), privateKey=creds.get("key"))
+        return flat
     oauth = {"clientid": creds["clientid"]}
     if creds.get("clientsecret"):
         oauth["clientsecret"] = creds["clientsecret"]
@@ -176,8 +245,9 @@ def to_raw(creds):
 
 
 def secret_values(creds):
-    """The secret strings inside normalised credentials (for redaction)."""
-    return [creds.get(name) for name in SECRET_FIELDS if creds.get(name)]
+    """The secret strings inside normalised credentials or a flat API portal key (for redaction)."""
+    names = SECRET_FIELDS + APIPORTAL_SECRET_FIELDS
+    return [creds.get(name) for name in names if isinstance(creds, dict) and creds.get(name)]
 
 
 def public_view(creds):

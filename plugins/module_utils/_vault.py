@@ -28,6 +28,8 @@ TOKEN_ENV = ("VAULT_TOKEN", "BAO_TOKEN")
 NAMESPACE_ENV = ("VAULT_NAMESPACE", "BAO_NAMESPACE")
 # the fields a service key owns inside a KV secret; other keys of the secret are kept unless replace=true
 OWNED_FIELDS = ("clientid", "clientsecret", "certificate", "key", "url", "tokenurl", "createdate", "certificatedetails")
+# the flat fields of an API portal (apiportal-apiaccess) key, stored as SAP names them
+APIPORTAL_OWNED_FIELDS = ("clientId", "clientSecret", "certificate", "privateKey", "url", "tokenUrl", "certurl")
 
 
 def vault_argument_spec():
@@ -56,7 +58,8 @@ def plan_write(current, fields, replace=False):
     """The data to write: the key's fields plus, unless replace, the existing keys that are not key fields."""
     desired = {}
     if not replace:
-        desired.update((name, value) for name, value in (current or {}).items() if name not in OWNED_FIELDS)
+        desired.update((name, value) for name, value in (current or {}).items()
+                       if name not in OWNED_FIELDS and name not in APIPORTAL_OWNED_FIELDS)
     desired.update(fields)
     return desired
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: credentials_store
-short_description: Deliver an SAP Cloud Integration service key to a file, an Ansible Vault file or HashiCorp Vault / OpenBao
-version_added: 0.1.0
+short_description: Deliver an SAP Cloud Integration service key to a file, a vault, a BTP destination or security material
+version_added: 1.0.0
 description:
   - Writes the service key of a Process Integration Runtime (C(it-rt)) instance to one destination per task,
     idempotently, without showing a secret in the task output, in a diff or in an error.
@@ -22,6 +22,16 @@ description:
     decrypted and compared, so the file is rewritten only when its content really changes.
   - O(destination=hashicorp_vault) writes the fields of the key (C(clientid), C(clientsecret) or C(certificate) and C(key),
     C(url), C(tokenurl), ...) to a KV version 2 secret on HashiCorp Vault or OpenBao, reading the current version first.
+  - O(destination=btp_destination) writes an C(OAuth2ClientCredentials) destination of the BTP Destination service
+    (O(name), at O(destination_level)) with the key's C(url), C(clientid), C(tokenurl) and C(clientsecret); a certificate
+    key's certificate and private key go to a destination certificate (PKCS#12, password O(pkcs12_password) or a random
+    one) that the destination names in C(tokenService.KeyStoreLocation). The key's fingerprint is kept in the
+    destination property C(sap_btp_cloud_integration_fingerprint).
+  - O(destination=cpi_security_material) writes an C(OAuth2ClientCredentials) or C(UserCredentials) artifact
+    (O(security_material_type)) named O(name) into the security material of the tenant of O(target_service_key), an
+    C(api)-plan key with the roles C(CredentialsEdit) and C(MonitoringDataRead); that tenant may be another one than
+    the client's. Secrets are never returned by that API, so the key's fingerprint is kept at the end of the artifact's
+    C(Description). Certificate keys are refused (an artifact holds no client certificate).
   - Unchanged content reports C(changed=false). In check mode nothing is written. In diff mode, changed fields are shown
     as fingerprints (C(sha256:...)), never as values.
   - Every input is validated before anything is touched - malformed JSON, a key without an C(oauth) block, a certificate
@@ -33,6 +43,7 @@ extends_documentation_fragment:
   - sap_btp.cloud_integration.common
   - sap_btp.cloud_integration.cf_connection
   - sap_btp.cloud_integration.hashicorp_vault
+  - sap_btp.cloud_integration.destination_service
   - sap_btp.cloud_integration.attributes
   - sap_btp.cloud_integration.attributes.ACTION_GROUP
 attributes:
@@ -51,9 +62,58 @@ options:
   destination:
     description:
       - Where the key goes.
+      - V(btp_destination) and V(cpi_security_material) were added in 1.0.0.
     type: str
-    choices: [file, ansible_vault, hashicorp_vault]
+    choices: [file, ansible_vault, hashicorp_vault, btp_destination, cpi_security_material]
     default: file
+  name:
+    description:
+      - For O(destination=btp_destination), the name of the destination (letters, digits, C(-) and C(_)).
+      - For O(destination=cpi_security_material), the name of the security material artifact.
+    type: str
+    version_added: 1.0.0
+  destination_properties:
+    description:
+      - For O(destination=btp_destination), further destination properties (for example C(Description) or
+        C(URL.headers.<name>)). The properties the module sets cannot be overridden.
+    type: dict
+    version_added: 1.0.0
+  security_material_type:
+    description:
+      - For O(destination=cpi_security_material), V(oauth2_client_credentials) (for an outbound HTTP adapter with
+        OAuth2 client credentials) or V(user_credentials) (client ID as user, secret as password, for Basic
+        authentication).
+    type: str
+    choices: [oauth2_client_credentials, user_credentials]
+    default: oauth2_client_credentials
+    version_added: 1.0.0
+  target_service_key:
+    description:
+      - For O(destination=cpi_security_material), the C(api)-plan service key of the tenant that receives the artifact
+        (dictionary or JSON text), with the roles C(CredentialsEdit) and C(MonitoringDataRead).
+      - If not set, E(CPI_TARGET_SERVICE_KEY) is used.
+    type: raw
+    version_added: 1.0.0
+  target_service_key_path:
+    description:
+      - Path of a JSON file with the target tenant's C(api)-plan key, used when O(target_service_key) is not set.
+      - If not set, E(CPI_TARGET_SERVICE_KEY_PATH) is used.
+    type: path
+    version_added: 1.0.0
+  description:
+    description:
+      - For O(destination=cpi_security_material), the C(Description) of the artifact; the module appends the key's
+        fingerprint in brackets.
+    type: str
+    default: Managed by sap_btp.cloud_integration
+    version_added: 1.0.0
+  client_authentication:
+    description:
+      - For O(security_material_type=oauth2_client_credentials), how the adapter sends the client ID and secret to the
+        token service (the artifact's C(ClientAuthentication)).
+    type: str
+    default: Send as Request Header
+    version_added: 1.0.0
   instance:
     description:
       - Name of the C(it-rt) service instance in the target space whose key O(key) is fetched from Cloud Foundry.
@@ -88,7 +148,8 @@ options:
       - For O(destination=file) and O(destination=ansible_vault), the path of the file to write. For O(format=pem), the
         certificate chain goes here and the private key to O(private_key_path).
       - For O(destination=hashicorp_vault), the path of the secret inside the KV mount O(mount), for example V(cpi/acme-dev).
-      - Required unless O(destinations) is given.
+      - Required for those three destinations (in the task or in every item of O(destinations)); not used by
+        V(btp_destination) and V(cpi_security_material).
     type: str
   format:
     description:
@@ -178,10 +239,11 @@ options:
         instead of deleting (soft-deleting) its latest version.
     type: bool
     default: false
-  name:
+  label:
     description:
       - A label for the task's result and errors, for example the client the key belongs to. In O(destinations),
-        the name of the item (the roles set the client's name); an item without one is named C(<destination>:<path>).
+        the label of the item (the roles set the client's name); an item without one is named
+        C(<destination>:<path>) (C(<destination>:<name>) for the SAP stores).
     type: str
     version_added: 1.0.0
   destinations:
@@ -397,9 +459,26 @@ EXAMPLES = r"""
     format: postman
     path: "{{ lookup('ansible.builtin.env', 'HOME') }}/postman/cpi-orders.postman_environment.json"
 
-- name: Remove the secret, all versions
+- name: An OAuth2ClientCredentials destination for a CAP application (Destination service key from a file)
+  sap_btp.cloud_integration.credentials_store:
+    instance: orders-iflow-client
+    key: orders-key
+    destination: btp_destination
+    name: cpi-orders
+    destination_service_key_path: /etc/btp/destination-key.json
+
+- name: The same client as OAuth2 client credentials in another tenant's security material
+  sap_btp.cloud_integration.credentials_store:
+    instance: orders-iflow-client
+    key: orders-key
+    destination: cpi_security_material
+    name: orders_partner
+    target_service_key_path: /etc/cpi/partner-tenant-api-key.json
+
+- name: Remove the secret, all versions (the vault token from VAULT_TOKEN)
   sap_btp.cloud_integration.credentials_store:
     destination: hashicorp_vault
+    url: https://openbao.example.com:8200
     path: cpi/orders
     state: absent
     destroy: true
@@ -456,6 +535,30 @@ plan:
   returned: when O(state=present) and the plan can be inferred
   type: str
   sample: integration-flow
+name:
+  description: Name of the destination or security material artifact.
+  returned: when O(destination) is V(btp_destination) or V(cpi_security_material)
+  type: str
+  sample: cpi-orders
+  version_added: 1.0.0
+level:
+  description: Level of the destination (V(subaccount) or V(instance)).
+  returned: when O(destination=btp_destination)
+  type: str
+  sample: subaccount
+  version_added: 1.0.0
+artifact_type:
+  description: Entity set of the security material artifact (C(OAuth2ClientCredentials) or C(UserCredentials)).
+  returned: when O(destination=cpi_security_material)
+  type: str
+  sample: OAuth2ClientCredentials
+  version_added: 1.0.0
+tenant_url:
+  description: Management URL of the tenant that holds the security material.
+  returned: when O(destination=cpi_security_material)
+  type: str
+  sample: https://acme-dev.it-cpi018.cfapps.eu10-003.hana.ondemand.com
+  version_added: 1.0.0
 version:
   description: Version of the KV secret after the task (the version that would be replaced in check mode).
   returned: when O(destination=hashicorp_vault)
@@ -490,15 +593,18 @@ vault_id:
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import _batch
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._cf import CfClient, cf_argument_spec, cf_module_kwargs, merge_module_kwargs
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._credentials_store import batch_item_options, run_batch, run_module
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._destination_service import destination_argument_spec
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._formats import FORMATS
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._module import CloudIntegrationModule
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._security_material import security_material_argument_spec
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._vault import vault_argument_spec
 
 
 def argument_spec():
     spec = dict(
         state=dict(type="str", default="present", choices=["present", "absent"]),
-        destination=dict(type="str", default="file", choices=["file", "ansible_vault", "hashicorp_vault"]),
+        destination=dict(type="str", default="file", choices=["file", "ansible_vault", "hashicorp_vault", "btp_destination", "cpi_security_material"]),
+        name=dict(type="str"),
         instance=dict(type="str"),
         key=dict(type="str", no_log=False),
         key_guid=dict(type="str", no_log=False),
@@ -506,7 +612,7 @@ def argument_spec():
         content=dict(type="str", no_log=True),
         src=dict(type="path"),
         path=dict(type="str"),
-        name=dict(type="str"),
+        label=dict(type="str"),
         format=dict(type="str", choices=list(FORMATS)),
         private_key_path=dict(type="path", no_log=False),
         certificate_path=dict(type="path"),
@@ -528,8 +634,10 @@ def argument_spec():
     )
     spec.update(cf_argument_spec())
     spec.update(vault_argument_spec())
+    spec.update(destination_argument_spec())
+    spec.update(security_material_argument_spec())
     spec["concurrency"] = dict(type="int", default=8)
-    spec["destinations"] = dict(type="list", elements="dict", options=_batch.item_spec(spec, item_options(spec), required=("path",)))
+    spec["destinations"] = dict(type="list", elements="dict", options=_batch.item_spec(spec, item_options(spec), required=()))
     return spec
 
 

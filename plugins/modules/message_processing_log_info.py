@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: message_processing_log_info
 short_description: Find SAP Cloud Integration message processing logs and wait for their status
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - >-
     Reads message processing logs (MPLs) through the Cloud Integration OData API with an V(api) service key
@@ -23,7 +23,9 @@ author:
   - sap_btp.cloud_integration contributors (@sap-btp-community)
 extends_documentation_fragment:
   - sap_btp.cloud_integration.cpi_credentials
+  - sap_btp.cloud_integration.cpi_credentials.CF_REFERENCE_KEY
   - sap_btp.cloud_integration.cpi_credentials.TOKEN
+  - sap_btp.cloud_integration.cf_connection
   - sap_btp.cloud_integration.common
   - sap_btp.cloud_integration.attributes
   - sap_btp.cloud_integration.attributes.ACTION_GROUP
@@ -269,14 +271,13 @@ waited:
 
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import _batch
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._errors import ApiError, ParameterError
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._credentials import argument_spec as credentials_argument_spec
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._credentials import module_kwargs as credentials_module_kwargs
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._credentials import resolve
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._module import CloudIntegrationModule
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._oauth import (
-    CPI_MUTUALLY_EXCLUSIVE,
     PLAN_API,
     SharedTokens,
-    check_plan,
-    cpi_argument_spec,
-    resolve_credentials,
     token_argument_spec,
 )
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._odata import (
@@ -351,9 +352,12 @@ def find_logs(module, validate_only=False):
             raise ParameterError(name, "must be 0 or more")
     if params["wait_for"] and params["poll_interval"] == 0:
         raise ParameterError("poll_interval", "must be at least 1 second when wait_for is set")
-    creds = resolve_credentials(module, require_url=True)
-    check_plan(creds, PLAN_API, "message processing logs (the Cloud Integration OData API)")
+    # an item of a batch resolves its credentials once, when it is validated (an instance key is one CF request)
+    creds = module.__dict__.get("resolved_credentials")
+    if creds is None:
+        creds = resolve(module, require_url=True, plan=PLAN_API, purpose="message processing logs (the Cloud Integration OData API)")
     if validate_only:
+        module.__dict__["resolved_credentials"] = creds
         return None
     with api_client(module, creds) as client:
         reader = LogReader(module, client)
@@ -392,7 +396,7 @@ def run(module, spec):
 
 
 def main():
-    spec = cpi_argument_spec()
+    spec = credentials_argument_spec()
     spec.update(token_argument_spec())
     spec.update(
         mpl_id=dict(type="str"),
@@ -409,7 +413,7 @@ def main():
         auth=dict(type="str", default="oauth", choices=["oauth", "certificate"]),
     )
     _batch.add_requests_option(spec)
-    module = CloudIntegrationModule(argument_spec=spec, mutually_exclusive=CPI_MUTUALLY_EXCLUSIVE, supports_check_mode=True)
+    module = CloudIntegrationModule(argument_spec=spec, supports_check_mode=True, **credentials_module_kwargs())
     result = module.run(run, module, spec)
     if result.pop("failed", False):
         module.fail_json(**result)

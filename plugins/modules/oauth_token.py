@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: oauth_token
 short_description: Get an OAuth client-credentials token for SAP Cloud Integration, with a shared token cache
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Requests an access token from the XSUAA token endpoint of an C(it-rt) service key (plan V(api) or
     V(integration-flow)) with the client-credentials grant.
@@ -24,7 +24,9 @@ author:
   - sap_btp.cloud_integration contributors (@sap-btp-community)
 extends_documentation_fragment:
   - sap_btp.cloud_integration.cpi_credentials
+  - sap_btp.cloud_integration.cpi_credentials.CF_REFERENCE_KEY
   - sap_btp.cloud_integration.cpi_credentials.TOKEN
+  - sap_btp.cloud_integration.cf_connection
   - sap_btp.cloud_integration.common
   - sap_btp.cloud_integration.attributes
   - sap_btp.cloud_integration.attributes.ACTION_GROUP
@@ -54,9 +56,14 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Get a token with a client-secret key (cached across tasks and forks)
+- name: Read the client-secret key of an iFlow client, downloaded from the cockpit
+  ansible.builtin.set_fact:
+    iflow_key: "{{ lookup('ansible.builtin.file', 'keys/iflow-key.json') | from_json }}"
+  no_log: true
+
+- name: Get a token with it (cached across tasks and forks)
   sap_btp.cloud_integration.oauth_token:
-    service_key: "{{ lookup('ansible.builtin.file', 'keys/iflow-key.json') }}"
+    service_key: "{{ iflow_key }}"
   register: token
   no_log: true
 
@@ -68,6 +75,24 @@ EXAMPLES = r"""
       Authorization: "Bearer {{ token.access_token }}"
     body_format: json
     body: {id: 1}
+
+- name: Token for a key read through Cloud Foundry (the CF connection usually comes from module_defaults)
+  sap_btp.cloud_integration.oauth_token:
+    cf_api: https://api.cf.eu10.hana.ondemand.com
+    org: acme-org
+    space: dev
+    instance: orders-sender
+    key: orders-sender-key
+  register: token
+  no_log: true
+
+- name: Token for a key stored earlier by credentials_store in an Ansible Vault file
+  sap_btp.cloud_integration.oauth_token:
+    stored:
+      source: ansible_vault
+      path: group_vars/all/cpi_orders.vault.yml
+  register: token
+  no_log: true
 
 - name: Token with an SAP-generated certificate key (mTLS on the .cert. token host)
   sap_btp.cloud_integration.oauth_token:
@@ -154,11 +179,11 @@ signature_verified:
   type: bool
 """
 
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._credentials import argument_spec as credentials_argument_spec
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._credentials import module_kwargs as credentials_module_kwargs
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._credentials import resolve
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._module import CloudIntegrationModule
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._oauth import (
-    CPI_MUTUALLY_EXCLUSIVE,
-    cpi_argument_spec,
-    resolve_credentials,
     token_argument_spec,
     token_provider,
     verify_signature,
@@ -166,7 +191,7 @@ from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._oauth i
 
 
 def get_token(module):
-    creds = resolve_credentials(module)
+    creds = resolve(module)
     http = module.http()
     provider = token_provider(module, creds, http=http)
     entry = provider.token()
@@ -178,7 +203,7 @@ def get_token(module):
         if provider.method == "mtls":
             from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._http import client_cert_files
 
-            with client_cert_files(creds["certificate"], creds["key"]) as cert:
+            with client_cert_files(creds["certificate"], creds["key"], creds.get("certificate_option")) as cert:
                 claims = verify_signature(http, entry["access_token"], entry["token_url"], cert=cert)
         else:
             claims = verify_signature(http, entry["access_token"], entry["token_url"])
@@ -189,10 +214,10 @@ def get_token(module):
 
 
 def main():
-    spec = cpi_argument_spec()
+    spec = credentials_argument_spec()
     spec.update(token_argument_spec())
     spec.update(verify_signature=dict(type="bool", default=False))
-    module = CloudIntegrationModule(argument_spec=spec, mutually_exclusive=CPI_MUTUALLY_EXCLUSIVE, supports_check_mode=True)
+    module = CloudIntegrationModule(argument_spec=spec, supports_check_mode=True, **credentials_module_kwargs())
     result = module.run(get_token, module)
     module.exit_json(changed=False, **result)
 

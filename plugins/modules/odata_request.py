@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: odata_request
 short_description: Read and write the SAP Cloud Integration OData API (/api/v1), with paging
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - >-
     Generic access to the Cloud Integration OData API v1 (OData V2) of an V(api) service key: an entity set, a key
@@ -28,7 +28,9 @@ author:
   - sap_btp.cloud_integration contributors (@sap-btp-community)
 extends_documentation_fragment:
   - sap_btp.cloud_integration.cpi_credentials
+  - sap_btp.cloud_integration.cpi_credentials.CF_REFERENCE_KEY_NAME
   - sap_btp.cloud_integration.cpi_credentials.TOKEN
+  - sap_btp.cloud_integration.cf_connection
   - sap_btp.cloud_integration.common
   - sap_btp.cloud_integration.attributes
   - sap_btp.cloud_integration.attributes.ACTION_GROUP
@@ -419,14 +421,13 @@ import json
 
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import _batch
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._errors import ParameterError, safe_url
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._credentials import argument_spec as credentials_argument_spec
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._credentials import module_kwargs as credentials_module_kwargs
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._credentials import resolve
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._module import CloudIntegrationModule
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._oauth import (
-    CPI_MUTUALLY_EXCLUSIVE,
     PLAN_API,
     SharedTokens,
-    check_plan,
-    cpi_argument_spec,
-    resolve_credentials,
     token_argument_spec,
 )
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._odata import (
@@ -480,9 +481,13 @@ def request(module, validate_only=False):
     if not (params.get("path") or params.get("entity_set")):
         raise ParameterError("entity_set", "one of path or entity_set is required")
     resource = resource_path(params.get("entity_set"), params.get("key"), params.get("navigation"), params.get("path"))
-    creds = resolve_credentials(module, require_url=True)
-    check_plan(creds, PLAN_API, "the Cloud Integration OData API (odata_request)")
+    # an item of a batch resolves its credentials once, when it is validated (an instance key is one CF request)
+    creds = module.__dict__.get("resolved_credentials")
+    if creds is None:
+        creds = resolve(module, require_url=True, plan=PLAN_API, purpose="the Cloud Integration OData API (odata_request)",
+                        reference_key="key_name")
     if validate_only:
+        module.__dict__["resolved_credentials"] = creds
         return None
     method = params["method"]
     write = method in WRITE_METHODS
@@ -549,12 +554,12 @@ def request(module, validate_only=False):
 def run(module, spec):
     if module.params.get("requests") is not None:
         return _batch.run_calls(module, "requests", _batch.call_item_options(spec), request, "OData requests", tokens=SharedTokens(),
-                                exclusive=_batch.credential_exclusive((("path",), ("entity_set", "key", "navigation"))))
+                                exclusive=_batch.credential_exclusive((("path",), ("entity_set", "key", "navigation")), reference_key="key_name"))
     return request(module)
 
 
 def main():
-    spec = cpi_argument_spec()
+    spec = credentials_argument_spec(reference_key="key_name")
     spec.update(token_argument_spec())
     spec.update(
         entity_set=dict(type="str"),
@@ -585,9 +590,9 @@ def main():
     _batch.add_requests_option(spec)
     module = CloudIntegrationModule(
         argument_spec=spec,
-        mutually_exclusive=CPI_MUTUALLY_EXCLUSIVE + [("path", "entity_set"), ("path", "key"), ("path", "navigation")],
-        required_one_of=[("path", "entity_set", "requests")],
         supports_check_mode=True,
+        **credentials_module_kwargs(reference_key="key_name", mutually_exclusive=[("path", "entity_set"), ("path", "key"), ("path", "navigation")],
+                                    required_one_of=[("path", "entity_set", "requests")])
     )
     result = module.run(run, module, spec)
     module.exit_json(**result)

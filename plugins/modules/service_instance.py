@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: service_instance
 short_description: Manage Process Integration Runtime (it-rt) service instances on Cloud Foundry
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Creates, updates and deletes a managed service instance in a Cloud Foundry space through the Cloud Controller
     v3 API; made for the C(it-rt) offering (Process Integration Runtime), whose instances are the OAuth clients of
@@ -103,6 +103,10 @@ options:
   offering:
     description:
       - Name of the service offering in the marketplace.
+      - For V(apimanagement-apiportal) (API Management API portal access) the plan is V(apiportal-apiaccess) and O(parameters)
+        holds only C(role) - V(APIPortal.Administrator), V(APIPortal.Guest) (read only) or
+        V(APIManagement.SelfService.Administrator) - checked before any request. Its keys are flat (C(url), C(tokenUrl),
+        C(clientId), C(clientSecret)).
     type: str
     default: it-rt
   plan:
@@ -213,7 +217,7 @@ EXAMPLES = r"""
     instances:
       - name: partner-a
       - name: partner-b
-        token_validity: 1800
+        token_validity: 14400
       - name: partner-c
         roles: [ESBMessaging.send, ESBDataStore.Read]
   register: partners

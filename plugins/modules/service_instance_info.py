@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: service_instance_info
 short_description: List Process Integration Runtime (it-rt) service instances, or wait for many at once
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Returns service instances of a Cloud Foundry space - the named ones, or all instances of an offering
     (default C(it-rt)).

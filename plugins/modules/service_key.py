@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: service_key
 short_description: Manage service keys of Process Integration Runtime (it-rt) instances - client secret, certificate, external certificate
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Creates or deletes a service key (a Cloud Foundry credential binding of type C(key)) of a service instance
     and returns the key in normalised form.

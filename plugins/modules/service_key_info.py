@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: service_key_info
 short_description: List the service keys of it-rt instances, with key type and certificate expiry
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Returns the service keys of one service instance, or of all instances of an offering (default C(it-rt)) in a
     Cloud Foundry space, with metadata, key type, client id, URLs and certificate expiry (C(not_after), C(days_left)).

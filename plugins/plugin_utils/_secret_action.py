@@ -8,11 +8,16 @@ Modules cannot mark their own result as no_log. An action plugin can: when the w
 carries secret values (an access token, credentials returned on request), the plugin sets
 ``_ansible_no_log``. Ansible then censors the result in all callbacks, logs and ``-vvvv`` output, while
 ``register`` still receives the full values for later tasks.
+
+A key stored in a file for the ``stored`` credential option is read on the controller first
+(``_credentials_action``), so that Ansible Vault files are decrypted with the run's secrets.
 """
 
 from __future__ import annotations
 
 from ansible.plugins.action import ActionBase
+
+from ansible_collections.sap_btp.cloud_integration.plugins.plugin_utils import _credentials_action
 
 
 class SecretResultAction(ActionBase):
@@ -31,7 +36,12 @@ class SecretResultAction(ActionBase):
         self._supports_async = False
         result = super().run(tmp, task_vars)
         del tmp
-        module_result = self._execute_module(module_name=self.MODULE, task_vars=task_vars)
+        try:
+            module_args = _credentials_action.module_args(self._loader, self._task.args)
+        except _credentials_action.StoredKeyError as exc:
+            result.update(failed=True, changed=False, msg=str(exc))
+            return result
+        module_result = self._execute_module(module_name=self.MODULE, module_args=module_args, task_vars=task_vars)
         result.update(module_result)
         return self.censor(result)
 

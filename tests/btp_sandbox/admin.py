@@ -7,6 +7,7 @@ POST   /faults            add rules (a JSON list of rules, or one rule object); 
 DELETE /faults            remove every rule
 GET    /state             instances, keys, jobs, tokens issued and MPL counts (secrets masked)
 POST   /seed              create instances without broker validation (same format as config `seed_instances`)
+GET    /apiportal/providers  API providers of every tenant (secrets as fingerprints), read cache bypassed
 GET    /health            {"status": "UP"}
 """
 
@@ -59,6 +60,11 @@ def create_app(sandbox):
         data["faults"] = sandbox.faults.list()
         data["requests"] = sandbox.request_stats()
         return jsonify(data)
+
+    @app.route("/apiportal/providers", methods=["GET"])
+    def apiportal_providers():
+        from .apiportal import admin_view  # pylint: disable=import-outside-toplevel
+        return jsonify(admin_view(sandbox))
 
     @app.route("/seed", methods=["POST"])
     def seed():

@@ -25,6 +25,8 @@ INSTANCE_PARAMETERS = ("roles", "grant-types", "redirect-uris", "token-validity"
 KEY_PARAMETERS = ("key-type", "validity", "key-length", "X.509")
 CERT_KEY_TYPES = ("certificate", "certificate_external")
 IN_PROGRESS = ("initial", "in progress")
+APIPORTAL_OFFERING = "apimanagement-apiportal"
+APIPORTAL_PLAN = "apiportal-apiaccess"
 OP_TEXT = {
     "service_instance.create": "create managed", "service_instance.update": "update managed",
     "service_instance.delete": "delete managed", "service_keys.create": "create service key",
@@ -107,12 +109,12 @@ class Broker:
             "description": "Process Integration Runtime", "available": True, "tags": list(self.config.it_rt_tags),
             "requires": [], "shareable": False, "documentation_url": "https://help.sap.com/docs/cloud-integration",
             "broker_name": self.config.it_rt_broker_name,
-            "broker_catalog": {"id": "it-rt-catalog-id", "metadata": {
-                                   "displayName": "Process Integration Runtime",
-                                   "sm_offering_id": stable_guid("sm-offering", "it-rt"),
-                                   "serviceInventoryId": "SERVICE-248",
-                                   "documentationUrl": "https://help.sap.com/docs/cloud-integration",
-                                   "supportUrl": "https://launchpad.support.sap.com"},
+            "broker_catalog": {"id": "it-rt-catalog-id",
+                               "metadata": {"displayName": "Process Integration Runtime",
+                                            "sm_offering_id": stable_guid("sm-offering", "it-rt"),
+                                            "serviceInventoryId": "SERVICE-248",
+                                            "documentationUrl": "https://help.sap.com/docs/cloud-integration",
+                                            "supportUrl": "https://launchpad.support.sap.com"},
                                "features": {"plan_updateable": True, "bindable": True,
                                             "instances_retrievable": bool(self.config.instances_retrievable),
                                             "bindings_retrievable": bool(self.config.bindings_retrievable),
@@ -124,17 +126,32 @@ class Broker:
             "description": "Manage destination configurations", "available": True, "tags": ["destination"],
             "requires": [], "shareable": True, "documentation_url": "https://help.sap.com/docs/connectivity",
             "broker_name": "destination-broker",
-            "broker_catalog": {"id": "destination-catalog-id", "metadata": {
-                                   "displayName": "Destination",
-                                   "sm_offering_id": stable_guid("sm-offering", "destination"),
-                                   "serviceInventoryId": "SERVICE-171",
-                                   "documentationUrl": "https://help.sap.com/docs/connectivity",
+            "broker_catalog": {"id": "destination-catalog-id",
+                               "metadata": {"displayName": "Destination",
+                                            "sm_offering_id": stable_guid("sm-offering", "destination"),
+                                            "serviceInventoryId": "SERVICE-171",
+                                            "documentationUrl": "https://help.sap.com/docs/connectivity",
+                                            "supportUrl": "https://launchpad.support.sap.com"},
+                               "features": {"plan_updateable": False, "bindable": True, "instances_retrievable": True,
+                                            "bindings_retrievable": True, "allow_context_updates": False}},
+            "broker_guid": broker_guid,
+        }
+        apiportal = {
+            "guid": stable_guid("offering", APIPORTAL_OFFERING), "name": APIPORTAL_OFFERING,
+            "description": "API Management, API portal", "available": True, "tags": ["api-management"],
+            "requires": [], "shareable": False, "documentation_url": "https://help.sap.com/docs/sap-api-management",
+            "broker_name": "apimanagement-apiportal-broker",
+            "broker_catalog": {"id": "apimanagement-apiportal-catalog-id", "metadata": {
+                                   "displayName": "API Management, API portal",
+                                   "sm_offering_id": stable_guid("sm-offering", APIPORTAL_OFFERING),
+                                   "serviceInventoryId": "SERVICE-215",
+                                   "documentationUrl": "https://help.sap.com/docs/sap-api-management",
                                    "supportUrl": "https://launchpad.support.sap.com"},
                                "features": {"plan_updateable": False, "bindable": True, "instances_retrievable": True,
                                             "bindings_retrievable": True, "allow_context_updates": False}},
             "broker_guid": broker_guid,
         }
-        offerings.extend([it_rt, destination])
+        offerings.extend([it_rt, destination, apiportal])
         for plan_name, description in (("api", "OAuth client for the Cloud Integration OData API"),
                                        ("integration-flow", "OAuth client for integration flow endpoints")):
             schema = instance_schema(plan_name, self.roles_enum)
@@ -150,6 +167,16 @@ class Broker:
             "description": "Destination lite plan", "offering": destination, "free": True, "bindable": True,
             "visibility_type": "organization", "catalog_metadata": self._plan_metadata("destination", "lite"),
             "schemas": {"service_instance": {"create": {"parameters": {}}, "update": {"parameters": {}}},
+                        "service_binding": {"create": {"parameters": {}}}},
+        })
+        apiportal_schema = {"$schema": "http://json-schema.org/draft-07/schema#", "type": "object",
+                            "properties": {"role": {"type": "string", "enum": list(self.sandbox.config.apiportal.roles)}},
+                            "required": ["role"]}
+        plans.append({
+            "guid": stable_guid("plan", APIPORTAL_OFFERING, APIPORTAL_PLAN), "name": APIPORTAL_PLAN,
+            "description": "Access to the API portal API", "offering": apiportal, "free": True, "bindable": True,
+            "visibility_type": "organization", "catalog_metadata": self._plan_metadata(APIPORTAL_OFFERING, APIPORTAL_PLAN),
+            "schemas": {"service_instance": {"create": {"parameters": apiportal_schema}, "update": {"parameters": apiportal_schema}},
                         "service_binding": {"create": {"parameters": {}}}},
         })
         return offerings, plans
@@ -174,6 +201,16 @@ class Broker:
 
     # -- validation -----------------------------------------------------------------------------
     def validate_instance_parameters(self, offering_name, plan_name, params):
+        if offering_name == APIPORTAL_OFFERING:
+            if not isinstance(params, dict):
+                raise BrokerError("Parameters must be a JSON object.")
+            roles = self.sandbox.config.apiportal.roles
+            if params.get("role") not in roles:
+                raise BrokerError("Parameter 'role' is required and must be one of %s." % ", ".join("'%s'" % r for r in roles))
+            unknown = sorted(set(params) - {"role"})
+            if unknown:
+                raise BrokerError("Unsupported parameter(s): %s." % ", ".join("'%s'" % k for k in unknown))
+            return
         if offering_name != "it-rt":
             if not isinstance(params, dict):
                 raise BrokerError("Parameters must be a JSON object.")
@@ -218,6 +255,14 @@ class Broker:
         """Return the normalised key parameters {key_type, validity, key_length, x509, pin}."""
         if not isinstance(params, dict):
             raise BrokerError("Parameters must be a JSON object.")
+        if instance["offering_name"] == APIPORTAL_OFFERING:
+            name = self.sandbox.config.apiportal.x509_key_parameter
+            unknown = sorted(set(params) - {name})
+            if unknown:
+                raise BrokerError("Unsupported key parameter(s): %s." % ", ".join("'%s'" % k for k in unknown))
+            if name in params and params[name] not in ("x509", "binding-secret"):
+                raise BrokerError("'%s' must be 'x509' or 'binding-secret'." % name)
+            return {"key_type": "certificate" if params.get(name) == "x509" else "client_secret"}
         if instance["offering_name"] != "it-rt":
             return {"key_type": "client_secret"}
         grants = (instance.get("parameters") or {}).get("grant-types", ["client_credentials"])
@@ -300,13 +345,17 @@ class Broker:
         tenant = self.sandbox.tenant(instance["tenant"])
         created = datetime.datetime.now(datetime.timezone.utc)
         createdate = created.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (created.microsecond // 1000)
+        if instance["offering_name"] == APIPORTAL_OFFERING:
+            self._build_apiportal_key(record, instance, key_params, tenant)
+            return
         if instance["offering_name"] != "it-rt":
             secret = self.new_secret()
             clientid = "sb-%s!b%s|destination-xsappname!b404" % (instance["client_uuid"], "17")
             record.update(clientid=clientid, clientsecret=secret, key_type="client_secret", cert_fingerprint=None,
                           plan=instance["plan_name"])
             record["credentials"] = {"clientid": clientid, "clientsecret": secret,
-                                     "uri": "https://destination-configuration.cfapps.%s.hana.ondemand.com" % tenant.region,
+                                     "uri": getattr(self.sandbox, "destination_url", "") or
+                                     "https://destination-configuration.cfapps.%s.hana.ondemand.com" % tenant.region,
                                      "url": tenant.token_base, "identityzone": tenant.subdomain,
                                      "tenantid": tenant.subaccount_id}
             return
@@ -349,6 +398,25 @@ class Broker:
                 oauth["certificatedetails"] = details
             else:
                 credentials["certificatedetails"] = details
+        record["credentials"] = credentials
+
+    def _build_apiportal_key(self, record, instance, key_params, tenant):
+        """The flat key of apimanagement-apiportal: {url, tokenUrl, clientId, clientSecret} or, for x509,
+        {url, certurl, clientId, certificate, privateKey} (integration-suite-apis.md)."""
+        clientid = "sb-%s%s|%s" % (instance["client_uuid"], self.config.clone_suffix, tenant.xsappname_apiportal)
+        record.update(clientid=clientid, key_type=key_params["key_type"], plan=instance["plan_name"], cert_fingerprint=None,
+                      clientsecret=None)
+        credentials = {"url": tenant.apiportal_url, "clientId": clientid}
+        if key_params["key_type"] == "certificate":
+            chain, key_pem, _details = self.sandbox.pki.issue_client_cert(
+                clientid.split("!")[0][3:], self.config.default_certificate_validity_days, 2048,
+                subaccount_id=tenant.subaccount_id, region=tenant.region)
+            record["cert_fingerprint"] = fingerprint(load_cert(chain))
+            credentials.update(certurl=tenant.cert_token_base, certificate=chain, privateKey=key_pem)
+        else:
+            secret = self.new_secret()
+            record["clientsecret"] = secret
+            credentials.update(tokenUrl=tenant.token_url, clientSecret=secret)
         record["credentials"] = credentials
 
     # -- job engine -----------------------------------------------------------------------------

@@ -57,6 +57,9 @@ class Tenant:
     zone_id: str = ""
     xsappname_api: str = "it!b196"
     xsappname_rt: str = ""
+    xsappname_apiportal: str = "apiportal-apiaccess!b2458"   # unconfirmed: xsappname of the API portal access client
+    apiportal_url: str = ""
+    apiportal_base: str = ""
     token_url: str = ""
     cert_token_url: str = ""
     api_url: str = ""
@@ -85,11 +88,15 @@ class ProfileConfig:
     key_s: float = 0.2               # key create / delete
     polling_fraction: float = 0.3    # share of the duration spent in PROCESSING before POLLING
     latency_ms: float = 0.0          # added to every counted request
+    deploy_s: float = 0.3            # build + start of an iFlow deployment (half build, half start)
+    apiportal_read_cache_s: Optional[float] = None  # overrides apiportal.read_cache_s (fast: short but present)
 
 
 PROFILES = {
-    "fast": {"name": "fast", "provisioning_s": 0.2, "deprovisioning_s": 0.2, "key_s": 0.2, "latency_ms": 0.0},
-    "realistic": {"name": "realistic", "provisioning_s": 2.0, "deprovisioning_s": 1.0, "key_s": 1.0, "latency_ms": 30.0},
+    "fast": {"name": "fast", "provisioning_s": 0.2, "deprovisioning_s": 0.2, "key_s": 0.2, "latency_ms": 0.0,
+             "apiportal_read_cache_s": 1.0},
+    "realistic": {"name": "realistic", "provisioning_s": 2.0, "deprovisioning_s": 1.0, "key_s": 1.0, "latency_ms": 30.0,
+                  "deploy_s": 4.0},
 }
 
 
@@ -192,6 +199,8 @@ class RuntimeConfig:
     missing_role_status: int = 403
     api_token_status: int = 403                   # api-plan token/key on the runtime, unconfirmed (401 or 403)
     tail_log_line: bool = True                    # second line "For more details please check tail log."
+    # added for issue 18 (integration artifacts)
+    unavailable_status: int = 503                 # iFlow whose deployment failed or is starting (issue 18 brief)
 
 
 @dataclass
@@ -201,6 +210,55 @@ class ODataConfig:
     # added for odata.py (helper B)
     bearer_writes_require_csrf: bool = False      # unconfirmed (6.5); field reports say not required
     wrong_plan_status: int = 403                  # integration-flow token on the API, unconfirmed
+    # added for issue 18 (integration artifacts); the roles are unconfirmed apart from the two the reference names
+    service_endpoints_role: str = "MonitoringDataRead"   # unconfirmed role of GET ServiceEndpoints
+    deploy_role: str = "WorkspaceArtifactsDeploy"        # integration-suite-apis.md, roles table
+    deploy_status_role: str = "WorkspaceArtifactsDeploy"  # unconfirmed role of GET BuildAndDeployStatus
+    service_endpoint_protocols: Dict[str, str] = field(default_factory=lambda: {"http": "REST", "cxf": "SOAP"})  # unconfirmed
+
+    security_material_update_status: int = 202    # PUT UserCredentials('<n>') / OAuth2ClientCredentials, unconfirmed
+    security_material_delete_status: int = 200    # unconfirmed
+    security_material_conflict_status: int = 409  # POST of an existing name, unconfirmed
+
+
+@dataclass
+class ApiPortalConfig:
+    """API Management API portal (``/apiportal/api/1.0/Management.svc``, used by apiportal.py) and its
+    ``apimanagement-apiportal`` offering. Sources: integration-suite-apis.md, "API Management: API providers"."""
+    # Piper sends no CSRF token on APIM calls (JL pkg/apim/APIMUtility.go): not required unless set
+    csrf_required: bool = False
+    # "Reads are cached for about 20 s after a write" (PTF docs/guides/classic-api-management.md); the fast
+    # profile shortens it (PROFILES) but keeps it
+    read_cache_s: float = 20.0
+    # unconfirmed: whether PUT/MERGE APIProviders('<name>') updates in place; conservative default: no
+    update_in_place: bool = False
+    update_rejected_status: int = 405             # unconfirmed: the answer to PUT/MERGE when not supported
+    # unconfirmed: whether clientSecret/password come back on read; conservative default: no
+    secrets_returned_on_read: bool = False
+    duplicate_status: int = 409                   # unconfirmed: POST of an existing name
+    # unconfirmed literals; PTF confirms only destType INTERNET and authType BASIC
+    dest_types: List[str] = field(default_factory=lambda: ["INTERNET", "ON_PREMISE"])
+    auth_types: List[str] = field(default_factory=lambda: ["NONE", "BASIC", "OAuth2ClientCredentials"])
+    roles: List[str] = field(default_factory=lambda: [
+        "APIPortal.Administrator", "APIPortal.Guest", "APIManagement.SelfService.Administrator"])
+    write_roles: List[str] = field(default_factory=lambda: ["APIPortal.Administrator", "APIManagement.SelfService.Administrator"])
+    unauthenticated_status: int = 401
+    missing_role_status: int = 403
+    x509_key_parameter: str = "credential-type"   # unconfirmed: key parameter {"credential-type": "x509"} for x509 keys
+
+
+@dataclass
+class DestinationConfig:
+    """BTP Destination service (used by destination.py). Texts and rules not in a public source are unconfirmed."""
+    not_found_message: str = "Configuration with the specified name was not found"       # unconfirmed wording
+    conflict_message: str = "Configuration with the same name already exists"            # unconfirmed wording
+    name_pattern: str = r"^[A-Za-z0-9_-]{1,200}$"    # unconfirmed: letters, digits, '-' and '_' (cockpit rule)
+    invalid_name_message: str = "Invalid destination name '%s': use letters, digits, '-' and '_' (at most 200)"
+    certificate_name_pattern: str = r"^[A-Za-z0-9_.-]{1,200}$"                        # unconfirmed
+    types: List[str] = field(default_factory=lambda: ["HTTP", "RFC", "MAIL", "LDAP", "TCP"])
+    token_client_auth: str = "body"                  # unconfirmed: how the service sends clientId/clientSecret
+    token_error_text: str = "Retrieval of OAuthToken failed due to: %s"                  # unconfirmed wording
+    expires_in_field: str = "expires_in"             # unconfirmed: cloud-sdk-js types name it expiresIn
 
 
 @dataclass
@@ -234,9 +292,11 @@ class SandboxConfig:
     xsuaa: XsuaaConfig = field(default_factory=XsuaaConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
     odata: ODataConfig = field(default_factory=ODataConfig)
+    apiportal: ApiPortalConfig = field(default_factory=ApiPortalConfig)
+    destination: DestinationConfig = field(default_factory=DestinationConfig)
     faults: List[FaultRuleConfig] = field(default_factory=list)
     # fixed ports by listener name ("cf", "uaa", "admin", "<tenant>/token", "<tenant>/cert-token",
-    # "<tenant>/api", "<tenant>/runtime"); 0 or missing = a free port
+    # "<tenant>/api", "<tenant>/runtime", "<tenant>/apiportal"); 0 or missing = a free port
     ports: Dict[str, int] = field(default_factory=dict)
     host: str = "127.0.0.1"
     admin_tls: bool = True
@@ -277,6 +337,8 @@ _NESTED = {
     (SandboxConfig, "xsuaa"): XsuaaConfig,
     (SandboxConfig, "runtime"): RuntimeConfig,
     (SandboxConfig, "odata"): ODataConfig,
+    (SandboxConfig, "apiportal"): ApiPortalConfig,
+    (SandboxConfig, "destination"): DestinationConfig,
     (SandboxConfig, "faults"): FaultRuleConfig,
     (CfConfig, "clients"): CfClient,
 }

@@ -33,11 +33,17 @@ Historic MPLs: ``config.runtime.history_mpls`` (3000) logs per tenant spread ove
 ``config.runtime.history_days`` (7) days, generated from a seeded random generator (seed = tenant name +
 ``DEFAULT_SEED``), so IDs and statuses are stable between runs; timestamps are relative to the sandbox start.
 Extra iFlows come from ``config.runtime.iflows`` (dicts shaped like ``DEFAULT_IFLOWS``).
+
+Deployments (issue 18): every iFlow also exists at design time (``store.extra["designtime_iflows"]``), so it can be
+undeployed and deployed again; ``deploy`` / ``settle_deployments`` / ``undeploy`` below run the build-and-deploy
+tasks (``store.extra["deploy_tasks"]``) and the runtime status, with failures injected by ``fail_operation`` rules
+on ``integration_artifact.deploy/<id>``.
 """
 
 
 import base64
 import copy
+import json
 import random
 import threading
 import time
@@ -133,6 +139,10 @@ DEFAULT_IFLOWS = (
     {"id": "Slow_Echo", "name": "Slow Echo", "address": "/slow", "servlet": "http", "methods": None,
      "role": _ROLE, "csrf_protected": False, "behaviour": {"kind": "delay", "seconds": 0.3},
      "package_id": "SandboxDemo", "sender": "Sender", "receiver": None, "version": "1.0.0"},
+    {"id": "Forward_OAuth", "name": "Forward OAuth", "address": "/forward", "servlet": "http", "methods": None,
+     "role": _ROLE, "csrf_protected": False,
+     "behaviour": {"kind": "forward", "credential": "forward_target", "target_tenant": None, "path": "/http/echo"},
+     "package_id": "SandboxDemo", "sender": "Sender", "receiver": "PartnerTenant", "version": "1.0.0"},
     {"id": "SOAP_Echo", "name": "SOAP Echo", "address": "/soap/echo", "servlet": "cxf", "methods": ["POST"],
      "role": _ROLE, "csrf_protected": False, "behaviour": {"kind": "soap_echo"},
      "package_id": "SandboxDemo", "sender": "SOAPSender", "receiver": None, "version": "1.0.1"},
@@ -333,6 +343,9 @@ def seed(sandbox, tenant):
             specs = list(DEFAULT_IFLOWS) + list(cfg.iflows)
             store.iflows[tenant.name] = [normalize_iflow(spec) for spec in specs]
         all_flows = list(store.iflows[tenant.name]) + list(HISTORIC_IFLOWS)
+        registry = store.extra.setdefault("designtime_iflows", {})
+        if not registry.get(tenant.name):
+            registry[tenant.name] = {flow["id"]: copy.deepcopy(flow) for flow in all_flows}
         designtime = getattr(store, "designtime_artifacts", None)
         if isinstance(designtime, dict) and not designtime.get(tenant.name):
             designtime[tenant.name] = _designtime_artifacts(all_flows, created_ms)
@@ -345,10 +358,13 @@ def seed(sandbox, tenant):
 
 def designtime_artifacts(store, tenant_name):
     """Design-time artifacts of a tenant (kept in ``store.designtime_artifacts`` when A's Store has it,
-    otherwise derived from the iFlows and runtime artifacts)."""
+    otherwise derived from the design-time iFlows, which stay when an iFlow is undeployed)."""
     designtime = getattr(store, "designtime_artifacts", None)
     if isinstance(designtime, dict) and tenant_name in designtime:
         return designtime[tenant_name]
+    registry = store.extra.get("designtime_iflows", {}).get(tenant_name)
+    if registry is not None:
+        return _designtime_artifacts(list(registry.values()), 0)
     flows = list(store.iflows.get(tenant_name, [])) + list(HISTORIC_IFLOWS)
     return _designtime_artifacts(flows, 0)
 
@@ -357,6 +373,7 @@ def add_iflow(store, tenant_name, spec):
     """Add (or replace by id) an iFlow of a tenant and mark it deployed; returns the normalised iFlow."""
     iflow = normalize_iflow(spec)
     with store.lock:
+        store.extra.setdefault("designtime_iflows", {}).setdefault(tenant_name, {})[iflow["id"]] = copy.deepcopy(iflow)
         flows = [f for f in store.iflows.setdefault(tenant_name, []) if f["id"] != iflow["id"]]
         flows.append(iflow)
         store.iflows[tenant_name] = flows
@@ -433,3 +450,126 @@ def settle_mpls(store, tenant_name, now=None):
 def find_product(product_id):
     """Return the product dict of a demo product id, or None."""
     return PRODUCTS.get(product_id)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Deployments (issue 18): DeployIntegrationDesigntimeArtifact -> build-and-deploy task -> runtime artifact.
+#
+# A task is DEPLOYING for the first half of ``profile.deploy_s`` (the build), then SUCCESS; the runtime artifact is
+# STARTING until the end of ``deploy_s`` and then STARTED. A ``fail_operation`` fault rule whose ``operation``
+# matches ``integration_artifact.deploy/<artifact id>`` makes the deployment fail with the rule's ``message``:
+# mode ``async`` (default) lets the build succeed and the start fail (runtime artifact ERROR), mode ``sync`` fails
+# the task itself (``FAIL``) and leaves the runtime artifact in ERROR. Sources: JL cmd/integrationArtifactDeploy.go
+# (task id body, statuses), JL pkg/cpi/mockingUtils.go (ErrorInformation/$value shape).
+
+DEPLOY_OPERATION = "integration_artifact.deploy/%s"
+TASK_FINAL = ("SUCCESS", "FAIL", "FAIL_ON_LICENSE_ERROR")
+
+
+def designtime_iflow(store, tenant_name, artifact_id):
+    """The design-time iFlow spec of an id (None when the tenant has no such design-time artifact)."""
+    with store.lock:
+        spec = store.extra.get("designtime_iflows", {}).get(tenant_name, {}).get(artifact_id)
+        return copy.deepcopy(spec) if spec is not None else None
+
+
+def _tasks(store):
+    with store.lock:
+        return store.extra.setdefault("deploy_tasks", {})
+
+
+def find_runtime_artifact(store, tenant_name, artifact_id):
+    for art in store.runtime_artifacts.get(tenant_name, []):
+        if art["Id"] == artifact_id:
+            return art
+    return None
+
+
+def deploy(sandbox, tenant, artifact_id, deployed_by, fault=None):
+    """Start a deployment of the design-time iFlow ``artifact_id``; returns the task id (the caller checked that the
+    artifact exists). ``fault`` is a consumed ``fail_operation`` rule or None."""
+    store = sandbox.store
+    spec = designtime_iflow(store, tenant.name, artifact_id)
+    deploy_s = float(getattr(sandbox.config.profile, "deploy_s", 0.3))
+    now = time.time()
+    task_id = uuid.uuid4().hex
+    task = {"TaskId": task_id, "Status": "DEPLOYING", "tenant": tenant.name, "artifact_id": artifact_id,
+            "build_due": now + deploy_s / 2.0, "start_due": now + deploy_s,
+            "fault": {"mode": fault.mode, "message": fault.message} if fault is not None else None}
+    with store.lock:
+        art = find_runtime_artifact(store, tenant.name, artifact_id)
+        if art is None:
+            art = {"Id": artifact_id, "Name": spec.get("name") or artifact_id, "Type": "INTEGRATION_FLOW"}
+            store.runtime_artifacts[tenant.name].append(art)
+        art.update({"Version": spec.get("version") or "1.0.0", "Name": spec.get("name") or artifact_id,
+                    "DeployedBy": deployed_by, "DeployedOn": int(now * 1000), "Status": "STARTING", "_error": None,
+                    "_task": task_id})
+        if spec.get("address"):
+            flows = [f for f in store.iflows[tenant.name] if f["id"] != artifact_id]
+            flows.append(normalize_iflow(spec))
+            store.iflows[tenant.name] = flows
+        # a newer deployment supersedes a pending one of the same artifact
+        for other in _tasks(store).values():
+            if other["tenant"] == tenant.name and other["artifact_id"] == artifact_id and other["Status"] == "DEPLOYING":
+                other["Status"] = "FAIL"
+                other["superseded"] = True
+        _tasks(store)[task_id] = task
+    return task_id
+
+
+def deployment_error_text(message, artifact_id):
+    """ErrorInformation/$value of a failed deployment, in the shape of the real API (JL pkg/cpi/mockingUtils.go)."""
+    inner = {"message": "ERROR", "childMessageInstances": [
+        {"message": "EXCEPTION",
+         "parameters": ["org.osgi.service.blueprint.container.ComponentDefinitionException: Error when instantiating "
+                        "bean MessageFlow_%s_configurator of class null" % artifact_id],
+         "childMessageInstances": [{"message": "CAUSE", "parameters": [message]}]}]}
+    return json.dumps({"message": {"subsystemName": "CONTENT", "subsytemPartName": "CONTENT_DEPLOY",
+                                   "messageId": "InstanceError", "messageText": ""},
+                       "parameter": [json.dumps(inner)]})
+
+
+def settle_deployments(store, tenant_name, now=None):
+    """Apply due steps of the build-and-deploy tasks of a tenant (called before anything reads their effects)."""
+    now = time.time() if now is None else now
+    with store.lock:
+        for task in _tasks(store).values():
+            if task["tenant"] != tenant_name or task.get("superseded") or task.get("settled"):
+                continue
+            art = find_runtime_artifact(store, tenant_name, task["artifact_id"])
+            if art is None or art.get("_task") != task["TaskId"]:
+                task["settled"] = True
+                if task["Status"] == "DEPLOYING":
+                    task["Status"] = "FAIL"
+                continue
+            fault = task.get("fault")
+            if task["Status"] == "DEPLOYING" and now >= task["build_due"]:
+                if fault and fault["mode"] == "sync":
+                    task["Status"] = "FAIL"
+                    art["Status"] = "ERROR"
+                    art["_error"] = fault["message"]
+                    task["settled"] = True
+                    continue
+                task["Status"] = "SUCCESS"
+            if task["Status"] == "SUCCESS" and now >= task["start_due"]:
+                if fault:
+                    art["Status"] = "ERROR"
+                    art["_error"] = fault["message"]
+                else:
+                    art["Status"] = "STARTED"
+                task["settled"] = True
+
+
+def find_task(store, tenant_name, task_id):
+    with store.lock:
+        task = _tasks(store).get(task_id)
+        return dict(task) if task is not None and task["tenant"] == tenant_name else None
+
+
+def undeploy(store, tenant_name, artifact_id):
+    """Remove a runtime artifact and its endpoint (the endpoint answers 404 afterwards); False when not deployed."""
+    with store.lock:
+        if find_runtime_artifact(store, tenant_name, artifact_id) is None:
+            return False
+        remove_iflow(store, tenant_name, artifact_id)
+        return True

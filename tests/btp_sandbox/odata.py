@@ -4,7 +4,9 @@
 Implemented: service document (+ CSRF fetch), ``$metadata``, ``MessageProcessingLogs`` (collection, ``$count``,
 by key, ``ErrorInformation``, ``ErrorInformation/$value`` and empty MPL navigations), ``IntegrationPackages``
 (collection, by key, POST, navigation ``IntegrationDesigntimeArtifacts``), ``IntegrationDesigntimeArtifacts`` by
-key, ``IntegrationRuntimeArtifacts`` (collection, by key, ``ErrorInformation/$value``).
+key, ``IntegrationRuntimeArtifacts`` (collection, by key, ``ErrorInformation/$value``, DELETE = undeploy),
+``DeployIntegrationDesigntimeArtifact`` (202 + task id), ``BuildAndDeployStatus(TaskId=..)`` and
+``ServiceEndpoints`` (``$expand=EntryPoints``) (issue 18; deployments run in ``content.py``).
 
 Auth: Bearer token of an ``api`` key (scopes ``<xsappname_api>.<Role>``) or the client certificate of an ``api``
 certificate key. Roles per resource follow the CF role templates; ``AuthGroup_*`` roles imply the task roles listed
@@ -19,7 +21,7 @@ import time
 import xml.etree.ElementTree as ET
 from urllib.parse import quote
 
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 
 from . import content
 from .config import API_ROLES, ODataConfig
@@ -36,6 +38,7 @@ NS_RELATED = "http://schemas.microsoft.com/ado/2007/08/dataservices/related/"
 ROLE_MPL = "MonitoringDataRead"
 ROLE_PACKAGES_READ = "WorkspacePackagesRead"
 ROLE_PACKAGES_EDIT = "WorkspacePackagesEdit"
+ROLE_DEPLOY = "WorkspaceArtifactsDeploy"
 
 AUTH_GROUPS = {
     "AuthGroup_Administrator": set(API_ROLES),
@@ -116,6 +119,26 @@ ENTITY_TYPES = {
         True),
     "RuntimeArtifactErrorInformation": (
         "RuntimeArtifactErrorInformations", ["Id"], [("Id", S)], [], True),
+    # issue 18: shapes from ../shared/reference/metadata/cloud-integration.json
+    "ServiceEndpoint": (
+        "ServiceEndpoints", ["Id"],
+        [("Name", S), ("Id", S), ("Title", S), ("Version", S), ("Summary", S), ("Description", S),
+         ("LastUpdated", DT), ("Protocol", S)],
+        [("EntryPoints", "EntryPoint", "*"), ("ApiDefinitions", "Definition", "*")],
+        False),
+    "EntryPoint": (
+        "EntryPoints", ["Url"], [("Name", S), ("Url", S), ("Type", S), ("AdditionalInformation", S)], [], False),
+    "Definition": ("APIDefinitions", ["Url"], [("Name", S), ("Url", S)], [], False),
+    "BuildAndDeployStatus": ("BuildAndDeployStatus", ["TaskId"], [("TaskId", S), ("Status", S)], [], False),
+}
+
+# properties the reference declares Nullable="false" besides the keys
+NOT_NULLABLE = {("ServiceEndpoint", "Description"), ("ServiceEndpoint", "Summary"), ("ServiceEndpoint", "Title"),
+                ("ServiceEndpoint", "Version"), ("EntryPoint", "Name"), ("Definition", "Name")}
+
+# function imports: name -> (HTTP method, return type, [(parameter, type)])
+FUNCTION_IMPORTS = {
+    "DeployIntegrationDesigntimeArtifact": ("POST", S, [("Id", S), ("Version", S)]),
 }
 
 PROPERTY_TYPES = {name: dict(spec[2]) for name, spec in ENTITY_TYPES.items()}
@@ -140,7 +163,7 @@ def metadata_xml():
         out.append('<EntityType Name="%s"%s>' % (name, ' m:HasStream="true"' if stream else ""))
         out.append('<Key>%s</Key>' % "".join('<PropertyRef Name="%s"/>' % k for k in keys))
         for prop, typ in props:
-            nullable = "false" if prop in keys or typ.startswith(NS) else "true"
+            nullable = "false" if prop in keys or typ.startswith(NS) or (name, prop) in NOT_NULLABLE else "true"
             out.append('<Property Name="%s" Type="%s" Nullable="%s"/>' % (prop, typ, nullable))
         for nav, target, mult in navs:
             assoc = _assoc_name(name, nav)
@@ -159,6 +182,10 @@ def metadata_xml():
         out.append('<AssociationSet Name="%s" Association="%s.%s"><End EntitySet="%s" Role="From_%s"/>'
                    '<End EntitySet="%s" Role="To_%s"/></AssociationSet>'
                    % (assoc, NS, assoc, ENTITY_TYPES[source][0], source, ENTITY_TYPES[target][0], target))
+    for name, (method, returns, params) in FUNCTION_IMPORTS.items():
+        out.append('<FunctionImport Name="%s" ReturnType="%s" m:HttpMethod="%s">' % (name, returns, method))
+        out.extend('<Parameter Name="%s" Type="%s" Mode="In" Nullable="false"/>' % (p, t) for p, t in params)
+        out.append('</FunctionImport>')
     out.append('</EntityContainer></Schema></edmx:DataServices></edmx:Edmx>')
     return "\n".join(out)
 
@@ -508,15 +535,19 @@ def _json_value(typ, value):
     return value
 
 
-def entity_json(base, entity_type, entity, select=None):
+def entity_json(base, entity_type, entity, select=None, expand=None):
+    """``expand``: navigation names whose related entities (``entity["_nav"][name]``) are sent inline."""
     entity_set, _keys, props, navs, _stream = ENTITY_TYPES[entity_type]
     uri = "%s%s%s" % (base, entity_set, key_predicate(entity_type, entity))
     out = {"__metadata": {"id": uri, "uri": uri, "type": "%s.%s" % (NS, entity_type)}}
     for prop, typ in props:
         if select is None or prop in select:
             out[prop] = _json_value(typ, entity.get(prop))
-    for nav, _target, _mult in navs:
-        if select is None or nav in select:
+    for nav, target, _mult in navs:
+        if expand and nav in expand:
+            related = (entity.get("_nav") or {}).get(nav, [])
+            out[nav] = {"results": [entity_json(base, target, item) for item in related]}
+        elif select is None or nav in select:
             out[nav] = {"__deferred": {"uri": "%s/%s" % (uri, nav)}}
     return out
 
@@ -544,7 +575,7 @@ def _xml_property(parent, prop, typ, value):
         element.text = _xml_value(typ, value)
 
 
-def _entry_xml(parent, base, entity_type, entity, select, updated):
+def _entry_xml(parent, base, entity_type, entity, select, updated, expand=None):
     entity_set, _keys, props, navs, _stream = ENTITY_TYPES[entity_type]
     rel = "%s%s" % (entity_set, key_predicate(entity_type, entity))
     entry = ET.SubElement(parent, "{%s}entry" % ATOM) if parent is not None else ET.Element("{%s}entry" % ATOM)
@@ -554,11 +585,18 @@ def _entry_xml(parent, base, entity_type, entity, select, updated):
     ET.SubElement(ET.SubElement(entry, "{%s}author" % ATOM), "{%s}name" % ATOM)
     ET.SubElement(entry, "{%s}link" % ATOM, {"href": rel, "rel": "edit", "title": entity_type})
     for nav, _target, mult in navs:
-        if select is None or nav in select:
+        if select is None or nav in select or (expand and nav in expand):
             kind = "feed" if mult == "*" else "entry"
             attrs = {"href": "%s/%s" % (rel, nav), "rel": NS_RELATED + nav,
                      "type": "application/atom+xml;type=%s" % kind, "title": nav}
-            ET.SubElement(entry, "{%s}link" % ATOM, attrs)
+            link = ET.SubElement(entry, "{%s}link" % ATOM, attrs)
+            if expand and nav in expand:
+                inline = ET.SubElement(ET.SubElement(link, "{%s}inline" % NS_M), "{%s}feed" % ATOM)
+                ET.SubElement(inline, "{%s}id" % ATOM).text = base + rel + "/" + nav
+                ET.SubElement(inline, "{%s}title" % ATOM, {"type": "text"}).text = nav
+                ET.SubElement(inline, "{%s}updated" % ATOM).text = updated
+                for item in (entity.get("_nav") or {}).get(nav, []):
+                    _entry_xml(inline, base, _target, item, None, updated)
     ET.SubElement(entry, "{%s}category" % ATOM, {"term": "%s.%s" % (NS, entity_type), "scheme": NS_SCHEME})
     content_el = ET.SubElement(entry, "{%s}content" % ATOM, {"type": "application/xml"})
     properties = ET.SubElement(content_el, "{%s}properties" % NS_M)
@@ -588,10 +626,11 @@ def _odata_response(body, status, as_json):
     return response
 
 
-def collection_response(base, entity_type, items, as_json, count=None, next_link=None, select=None, title=None):
+def collection_response(base, entity_type, items, as_json, count=None, next_link=None, select=None, title=None,
+                        expand=None):
     entity_set = title or ENTITY_TYPES[entity_type][0]
     if as_json:
-        payload = {"results": [entity_json(base, entity_type, e, select) for e in items]}
+        payload = {"results": [entity_json(base, entity_type, e, select, expand) for e in items]}
         if count is not None:
             payload["__count"] = str(count)
         if next_link:
@@ -607,7 +646,7 @@ def collection_response(base, entity_type, items, as_json, count=None, next_link
     if count is not None:
         ET.SubElement(feed, "{%s}count" % NS_M).text = str(count)
     for entity in items:
-        _entry_xml(feed, base, entity_type, entity, select, updated)
+        _entry_xml(feed, base, entity_type, entity, select, updated, expand)
     if next_link:
         ET.SubElement(feed, "{%s}link" % ATOM, {"href": next_link, "rel": "next"})
     return _odata_response(_xml_doc(feed), 200, False)
@@ -706,7 +745,8 @@ def create_app(sandbox, tenant):
     def on_odata_error(err):
         return error_response(err, wants_json(request))
 
-    def query_collection(entity_type, items, allow_inlinecount=True, ignore_skip=False, title=None, decorate=None):
+    def query_collection(entity_type, items, allow_inlinecount=True, ignore_skip=False, title=None, decorate=None,
+                         expand=None):
         args = request.args
         as_json = wants_json(request)
         cfg = odata_config(sandbox)
@@ -739,7 +779,7 @@ def create_app(sandbox, tenant):
         count = total if inline == "allpages" else None
         if decorate is not None:
             page = [decorate(e) for e in page]
-        return collection_response(base_url(), entity_type, page, as_json, count, next_link, select, title)
+        return collection_response(base_url(), entity_type, page, as_json, count, next_link, select, title, expand)
 
     def count_response(items, entity_type):
         args = request.args
@@ -926,7 +966,7 @@ def create_app(sandbox, tenant):
         guard(ROLE_PACKAGES_READ)
         with store.lock:
             items = [a for a in content.designtime_artifacts(store, tenant.name) if a["Id"] == artifact_id]
-        match = [a for a in items if version == "active" or a["Version"] == version]
+        match = [a for a in items if version.lower() == "active" or a["Version"] == version]
         if not match:
             raise ODataError(404, "Not Found", "Integration design time artifact %s with version %s does not exist."
                              % (artifact_id, version))
@@ -947,25 +987,114 @@ def create_app(sandbox, tenant):
     @app.route("/api/v1/IntegrationRuntimeArtifacts", methods=["GET"])
     def runtime_collection():
         guard(ROLE_MPL)
+        content.settle_deployments(store, tenant.name)
         return query_collection("IntegrationRuntimeArtifact", runtime_artifacts(), allow_inlinecount=False)
 
     @app.route("/api/v1/IntegrationRuntimeArtifacts('<artifact_id>')", methods=["GET"])
     def runtime_entity(artifact_id):
         guard(ROLE_MPL)
+        content.settle_deployments(store, tenant.name)
         return entity_response(base_url(), "IntegrationRuntimeArtifact", find_runtime_artifact(artifact_id),
                                wants_json(request))
+
+    @app.route("/api/v1/IntegrationRuntimeArtifacts('<artifact_id>')", methods=["DELETE"])
+    def runtime_undeploy(artifact_id):
+        # JL cmd/integrationArtifactUnDeploy.go: DELETE -> 202
+        principal = guard(_cfg(odata_config(sandbox), "deploy_role", ROLE_DEPLOY))
+        check_csrf(principal)
+        find_runtime_artifact(artifact_id)
+        content.undeploy(store, tenant.name, artifact_id)
+        return Response(status=202)
 
     @app.route("/api/v1/IntegrationRuntimeArtifacts('<artifact_id>')/ErrorInformation/$value", methods=["GET"])
     def runtime_error_value(artifact_id):
         guard(ROLE_MPL)
+        content.settle_deployments(store, tenant.name)
         art = find_runtime_artifact(artifact_id)
         if "application/json" in (request.headers.get("Accept") or "").lower():
             raise ODataError(406, "Not Acceptable", "The requested media type is not supported.")
         if not art.get("_error"):
             return Response(status=204)
-        body = json.dumps({"message": {"subsystemName": "IFLMAP", "messageId": "RUNTIME_ERROR",
-                                       "parameter": [art["_error"]]}, "parameter": [art["_error"]]})
-        return Response(body, status=200, content_type="application/json")
+        return Response(content.deployment_error_text(art["_error"], artifact_id), status=200,
+                        content_type="application/json")
+
+    # ---- deploy, build-and-deploy status, service endpoints (issue 18) -----------------------------------------
+
+    def function_parameter(name):
+        raw = request.args.get(name)
+        if raw is None:
+            raise ODataError(400, "Bad Request", "Mandatory parameter %s of function import "
+                             "DeployIntegrationDesigntimeArtifact is missing." % name)
+        raw = raw.strip()
+        if len(raw) < 2 or raw[0] != "'" or raw[-1] != "'":
+            raise ODataError(400, "Bad Request", "Invalid value %s of parameter %s: a string literal in quotes is "
+                             "expected." % (raw, name))
+        return raw[1:-1].replace("''", "'")
+
+    @app.route("/api/v1/DeployIntegrationDesigntimeArtifact", methods=["POST"])
+    def deploy_artifact():
+        # JL cmd/integrationArtifactDeploy.go: POST ?Id='..'&Version='..' -> 202, body = the task id
+        principal = guard(_cfg(odata_config(sandbox), "deploy_role", ROLE_DEPLOY))
+        check_csrf(principal)
+        artifact_id = function_parameter("Id")
+        version = function_parameter("Version")
+        spec = content.designtime_iflow(store, tenant.name, artifact_id)
+        if spec is None or (version.lower() != "active" and version != (spec.get("version") or "1.0.0")):
+            raise ODataError(404, "Not Found", "Integration design time artifact %s with version %s does not exist."
+                             % (artifact_id, version))
+        route_key = getattr(g, "sandbox_route_key", None)
+        fault = sandbox.faults.take_operation_failure(route_key, content.DEPLOY_OPERATION % artifact_id)
+        task_id = content.deploy(sandbox, tenant, artifact_id, principal.client_id, fault)
+        return Response(task_id, status=202, content_type="text/plain;charset=utf-8")
+
+    @app.route("/api/v1/BuildAndDeployStatus(TaskId='<task_id>')", methods=["GET"])
+    def deploy_status(task_id):
+        guard(_cfg(odata_config(sandbox), "deploy_status_role", ROLE_DEPLOY))
+        content.settle_deployments(store, tenant.name)
+        task = content.find_task(store, tenant.name, task_id)
+        if task is None:
+            raise ODataError(404, "Not Found", "Build and deploy task %s does not exist." % task_id)
+        return entity_response(base_url(), "BuildAndDeployStatus", task, wants_json(request))
+
+    def service_endpoints():
+        cfg = odata_config(sandbox)
+        protocols = _cfg(cfg, "service_endpoint_protocols", {"http": "REST", "cxf": "SOAP"})
+        content.settle_deployments(store, tenant.name)
+        with store.lock:
+            flows = {f["id"]: f for f in store.iflows.get(tenant.name, [])}
+            arts = [a for a in store.runtime_artifacts.get(tenant.name, []) if a.get("Status") == "STARTED"]
+        out = []
+        for art in arts:
+            flow = flows.get(art["Id"])
+            if flow is None:
+                continue
+            servlet = flow.get("servlet", "http")
+            url = "%s/%s%s" % (tenant.runtime_url.rstrip("/"), servlet, flow["address"])
+            out.append({
+                "Name": art["Id"], "Id": "%s$endpointAddress=%s" % (art["Id"], flow["address"].lstrip("/")),
+                "Title": art.get("Name") or art["Id"], "Version": art.get("Version") or "", "Summary": "",
+                "Description": "", "LastUpdated": art.get("DeployedOn"), "Protocol": protocols.get(servlet, "REST"),
+                "_nav": {"EntryPoints": [{"Name": art["Id"], "Url": url, "Type": "PROD", "AdditionalInformation": ""}],
+                         "ApiDefinitions": []}})
+        return out
+
+    def parse_expand(entity_type):
+        text = request.args.get("$expand") or ""
+        names = [n.strip() for n in text.split(",") if n.strip()]
+        valid = {n for n, _t, _m in ENTITY_TYPES[entity_type][3]}
+        for name in names:
+            if name not in valid:
+                raise ODataError(400, "Bad Request", "Could not find navigation property with name: '%s'." % name)
+        return names
+
+    @app.route("/api/v1/ServiceEndpoints", methods=["GET"])
+    def service_endpoint_collection():
+        guard(_cfg(odata_config(sandbox), "service_endpoints_role", ROLE_MPL))
+        expand = parse_expand("ServiceEndpoint")
+        return query_collection("ServiceEndpoint", service_endpoints(), allow_inlinecount=False, expand=expand)
+
+    from . import security_material  # pylint: disable=import-outside-toplevel
+    security_material.register(app, sandbox, tenant, guard, base_url)
 
     @app.route("/api/v1/<path:resource>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
     def unknown_resource(resource):

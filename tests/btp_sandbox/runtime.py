@@ -34,8 +34,10 @@ _DESCRIPTIONS = {
          "disclose that one exists.",
     405: "The method received in the request-line is known by the origin server but not supported by the target "
          "resource.",
+    503: "The server is currently unable to handle the request due to a temporary overload or scheduled maintenance, "
+         "which will likely be alleviated after some delay.",
 }
-_REASONS = {401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed"}
+_REASONS = {401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 503: "Service Unavailable"}
 FAILURE_TEXT = "An internal server error occured: The MPL ID for the failed message is : %s"
 TAIL_LOG_LINE = "For more details please check tail log."
 
@@ -252,10 +254,13 @@ def soap_fault(text):
     return Response(body, status=500, content_type="text/xml;charset=UTF-8")
 
 
-def run_behaviour(iflow, req):
+def run_behaviour(iflow, req, sandbox=None, tenant=None):
     """Run an iFlow's behaviour; returns (response, custom_status) or raises ProcessingError."""
     behaviour = iflow.get("behaviour") or {"kind": "echo"}
     kind = behaviour.get("kind", "echo")
+    if kind == "forward" and sandbox is not None:
+        from .security_material import forward  # pylint: disable=import-outside-toplevel
+        return forward(sandbox, tenant, behaviour, req)
     delay = float(behaviour.get("seconds", behaviour.get("delay_s", 0)) or 0)
     if delay > 0:
         time.sleep(delay)
@@ -297,6 +302,13 @@ def create_app(sandbox, tenant):
         iflow = find_iflow(iflows, servlet, "/" + address, _cfg(cfg, "case_sensitive_paths", False))
         if iflow is None:
             return tomcat_error(404)
+        content.settle_deployments(store, tenant.name)
+        with store.lock:
+            artifact = content.find_runtime_artifact(store, tenant.name, iflow["id"])
+            status = artifact.get("Status") if artifact is not None else "STARTED"
+        if status != "STARTED":
+            # a failed (ERROR) or starting deployment: the endpoint is unavailable until it is deployed again
+            return tomcat_error(_cfg(cfg, "unavailable_status", 503))
         if principal.plan != "integration-flow":
             return tomcat_error(_cfg(cfg, "api_token_status", 403))
         if iflow.get("role") not in principal.roles:
@@ -311,7 +323,7 @@ def create_app(sandbox, tenant):
             return tomcat_error(405, {"Allow": ", ".join(methods)})
         mpl = content.start_runtime_mpl(store, tenant, iflow)
         try:
-            response, custom_status = run_behaviour(iflow, request)
+            response, custom_status = run_behaviour(iflow, request, sandbox=sandbox, tenant=tenant)
         except ProcessingError as exc:
             content.finish_runtime_mpl(sandbox, tenant, mpl, "FAILED", error_text=str(exc))
             if servlet == "cxf":

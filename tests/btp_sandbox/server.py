@@ -23,7 +23,7 @@ from .pki import Pki
 from .state import Store, now_iso
 
 LOG = logging.getLogger("btp_sandbox")
-COUNTED_LISTENERS = ("cf", "uaa", "token", "cert-token", "api", "runtime")
+COUNTED_LISTENERS = ("cf", "uaa", "token", "cert-token", "api", "runtime", "apiportal", "destination")
 
 
 class _LazyHandshakeContext(ssl.SSLContext):
@@ -108,7 +108,7 @@ def fault_response(listener, status, body, headers, retry_after=None):
         elif listener in ("uaa", "token", "cert-token"):
             body = {"error": "too_many_requests" if status == 429 else "server_error",
                     "error_description": "Injected fault (HTTP %d)" % status}
-        elif listener == "api":
+        elif listener in ("api", "apiportal"):
             body = {"error": {"code": "Injected", "message": {"lang": "en", "value": "Injected fault (HTTP %d)" % status}}}
         else:
             body = "Injected fault (HTTP %d)" % status
@@ -159,7 +159,7 @@ class Sandbox:
         self.connection = None
         self.work_dir = None
         self._own_work_dir = False
-        self.cf_url = self.uaa_url = self.admin_url = ""
+        self.cf_url = self.uaa_url = self.admin_url = self.destination_url = ""
         self.ca_bundle = None
         self.broker = Broker(self)
         self.started = False
@@ -295,11 +295,14 @@ class Sandbox:
         self.cf_url = self._bind("cf", plain)
         self.uaa_url = self._bind("uaa", plain)
         self.admin_url = self._bind("admin", plain if self.config.admin_tls else None)
+        self.destination_url = self._bind("destination", plain)
         for tenant in self.config.tenants:
             tenant.token_base = self._bind("%s/token" % tenant.name, plain)
             tenant.cert_token_base = self._bind("%s/cert-token" % tenant.name, required)
             tenant.api_base = self._bind("%s/api" % tenant.name, optional)
             tenant.runtime_base = self._bind("%s/runtime" % tenant.name, optional)
+            tenant.apiportal_base = self._bind("%s/apiportal" % tenant.name, plain)
+            tenant.apiportal_url = tenant.apiportal_base
             tenant.token_url = tenant.token_base + "/oauth/token"
             tenant.cert_token_url = tenant.cert_token_base + "/oauth/token"
             tenant.api_url = tenant.api_base
@@ -310,6 +313,7 @@ class Sandbox:
         self.servers["cf"].app = self.instrument(cf_api.create_app(self), "cf")
         self.servers["uaa"].app = self.instrument(uaa.create_app(self), "uaa")
         self.servers["admin"].app = admin.create_app(self)
+        self.servers["destination"].app = self.instrument(self._tenant_app("destination", None, "destination"), "destination")
         for tenant in self.config.tenants:
             self.servers["%s/token" % tenant.name].app = self.instrument(
                 self._tenant_app("xsuaa", tenant, "token", cert=False), "token")
@@ -318,6 +322,8 @@ class Sandbox:
             self.servers["%s/api" % tenant.name].app = self.instrument(self._tenant_app("odata", tenant, "api"), "api")
             self.servers["%s/runtime" % tenant.name].app = self.instrument(
                 self._tenant_app("runtime", tenant, "runtime"), "runtime")
+            self.servers["%s/apiportal" % tenant.name].app = self.instrument(
+                self._tenant_app("apiportal", tenant, "apiportal"), "apiportal")
             self._seed_content(tenant)
         self._seed_instances()
 
@@ -359,12 +365,14 @@ class Sandbox:
                    "space": first.space if first else None},
             "ca_bundle": self.ca_bundle,
             "admin_url": self.admin_url,
+            "destination_url": self.destination_url,
             "profile": self.config.profile.name,
             "pid": os.getpid(),
             "started_at": now_iso(),
             "tenants": [{"name": t.name, "subdomain": t.subdomain, "org": t.org, "space": t.space,
                          "subaccount_id": t.subaccount_id, "token_url": t.token_url, "cert_token_url": t.cert_token_url,
-                         "api_url": t.api_url, "runtime_url": t.runtime_url} for t in self.config.tenants],
+                         "api_url": t.api_url, "runtime_url": t.runtime_url, "apiportal_url": t.apiportal_url}
+                        for t in self.config.tenants],
         }
 
     def write_connection(self, path):

@@ -24,6 +24,8 @@ def effective_parameters(plan_name, parameters):
     """Instance parameters with the broker's plan defaults applied."""
     params = dict(parameters or {})
     roles = params.get("roles")
+    if roles is None and isinstance(params.get("role"), str):
+        roles = [params["role"]]   # apimanagement-apiportal: one role per instance
     if roles is None:
         roles = list(PLAN_DEFAULT_ROLES.get(plan_name, []))
     return {

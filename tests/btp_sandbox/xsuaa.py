@@ -166,8 +166,17 @@ def _cert_keys_with_clientid(store, tenant_name, clientid):
                 and k.get("key_type") in ("certificate", "certificate_external")]
 
 
+def _xsappname(tenant, record):
+    plan = record.get("plan")
+    if plan == "api":
+        return tenant.xsappname_api
+    if plan == "apiportal-apiaccess":
+        return tenant.xsappname_apiportal
+    return tenant.xsappname_rt
+
+
 def scopes_for(tenant, record, roles, cfg):
-    prefix = tenant.xsappname_api if record.get("plan") == "api" else tenant.xsappname_rt
+    prefix = _xsappname(tenant, record)
     scopes = ["%s.%s" % (prefix, role) for role in roles]
     for extra in _cfg(cfg, "extra_scopes", []) or []:
         if extra not in scopes:
@@ -176,7 +185,7 @@ def scopes_for(tenant, record, roles, cfg):
 
 
 def _audiences(tenant, record, clientid, cfg):
-    aud = [tenant.xsappname_api if record.get("plan") == "api" else tenant.xsappname_rt]
+    aud = [_xsappname(tenant, record)]
     for extra in _cfg(cfg, "extra_scopes", []) or []:
         app = extra.split(".", 1)[0]
         if app not in aud:

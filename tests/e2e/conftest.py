@@ -38,7 +38,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 NAMESPACE, NAME = "sap_btp", "cloud_integration"
 BIN_DIR = Path(sys.executable).parent
 CALLBACK_DIR = Path(__file__).resolve().parent / "callback_plugins"
-STAGE_EXCLUDES = {".git", ".venv", "build", ".stage", "demo-output", ".pytest_cache", "__pycache__"}
+STAGE_EXCLUDES = {".git", ".venv", ".venv-matrix", "build", ".stage", "demo-output", ".pytest_cache", "__pycache__"}
 STAGE_EXCLUDED_PATHS = {"tests/output", "benchmarks/output"}
 RECAP_RE = re.compile(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 

@@ -83,7 +83,8 @@ class CfSetup:
         return self._space
 
     def plan_guid(self, plan):
-        return self.get("/v3/service_plans", names=plan, service_offering_names="it-rt")["resources"][0]["guid"]
+        offering = "apimanagement-apiportal" if plan == "apiportal-apiaccess" else "it-rt"
+        return self.get("/v3/service_plans", names=plan, service_offering_names=offering)["resources"][0]["guid"]
 
     def wait_job(self, location, timeout=60):
         deadline = time.monotonic() + timeout
@@ -296,6 +297,8 @@ def sandbox_signature(state):
 def snapshot(sandbox, work):
     """What a failing task must not change: the sandbox's resources and the files under ``work``."""
     signature = sandbox_signature(sandbox.store.dump())
+    from btp_sandbox import apiportal  # pylint: disable=import-outside-toplevel
+    signature["api_providers"] = apiportal.admin_view(sandbox)
     files = {path: "%d:%s" % (size, digest[:16]) for path, (size, digest) in tree_signature(work).items()}
     return {"sandbox": hashlib.sha256(json.dumps(signature, sort_keys=True).encode()).hexdigest()[:24],
             "instances": len(signature["instances"]), "keys": len(signature["keys"]), "files": files}

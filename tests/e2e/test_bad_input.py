@@ -45,6 +45,9 @@ def prepare_inputs(connection, work):
     _unused, api_noread = cf.client(prefix + "-api-nr", "api", roles=["WorkspacePackagesRead"])
     _unused, iflow_norole = cf.client(prefix + "-flow-nr", "integration-flow", roles=["SomeOtherRole"])
     iflow_cert = cf.create_key(iflow_instance["guid"], prefix + "-flow-cert", {"key-type": "certificate", "validity": 30})
+    portal = {role: cf.create_key(cf.create_instance("%s-apim-%s" % (prefix, role.split(".")[1].lower()), "apiportal-apiaccess",
+                                                     {"role": role})["guid"], prefix + "-apim-key")["credentials"]
+              for role in ("APIPortal.Administrator", "APIPortal.Guest")}
     keys_dir = work / "keys"
     iflow_text = json.dumps(iflow["credentials"])
     oauth = iflow["credentials"]["oauth"]
@@ -60,6 +63,8 @@ def prepare_inputs(connection, work):
         "no_oauth": _write(keys_dir / "no-oauth.json", json.dumps({"name": "my-key", "type": "it-rt", "plan": "api"})),
         "missing_fields": _write(keys_dir / "missing-fields.json", json.dumps({"oauth": {"clientid": oauth["clientid"], "url": oauth["url"]}})),
         "bare_no_tokenurl": _write(keys_dir / "bare.json", json.dumps({k: v for k, v in oauth.items() if k != "tokenurl"})),
+        "apiportal_admin": _write(keys_dir / "apiportal-admin.json", json.dumps(portal["APIPortal.Administrator"])),
+        "apiportal_guest": _write(keys_dir / "apiportal-guest.json", json.dumps(portal["APIPortal.Guest"])),
     }
     (work / "out").mkdir(exist_ok=True)
     return {

@@ -38,6 +38,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 CF_TYPE = "SAP BTP Cloud Foundry"
 CPI_TYPE = "SAP Cloud Integration service key"
 CA_TYPE = "SAP BTP CA bundle"
+APIM_TYPE = "SAP API Management API portal key"
+DEST_TYPE = "SAP BTP Destination service key"
 
 # injected environment variable -> the module option that reads it through its env fallback
 INJECTED_OPTION = {
@@ -49,6 +51,8 @@ INJECTED_OPTION = {
     "CPI_CLIENT_CERT_PATH": "client_cert",
     "CPI_CLIENT_KEY_PATH": "client_key",
     "SAP_BTP_CA_PATH": "ca_path",
+    "APIPORTAL_SERVICE_KEY_PATH": "apiportal_key_path",
+    "SAP_BTP_DESTINATION_SERVICE_KEY_PATH": "destination_service_key_path",
 }
 # env fallbacks the credential types deliberately do not set, and why
 NOT_INJECTED = {
@@ -70,6 +74,14 @@ NOT_INJECTED = {
     "SAP_BTP_TIMEOUT": "a tuning knob, not a credential",
     "REQUESTS_CA_BUNDLE": "the requests library's own variable; SAP_BTP_CA_PATH takes precedence",
     "SAP_BTP_ALLOW_HTTP": "allowing plain http:// endpoints is a test switch, not a credential",
+    "APIPORTAL_SERVICE_KEY": "the API portal key is injected as a 0600 file (APIPORTAL_SERVICE_KEY_PATH)",
+    "APIPORTAL_CLIENT_ID": "composed into the key file; as env it would clash with apiportal_key_path (mutually exclusive)",
+    "APIPORTAL_CLIENT_SECRET": "composed into the key file; secrets stay out of the environment",
+    "APIPORTAL_TOKEN_URL": "composed into the key file",
+    "APIPORTAL_URL": "composed into the key file",
+    "SAP_BTP_DESTINATION_SERVICE_KEY": "the key is injected as a 0600 file (SAP_BTP_DESTINATION_SERVICE_KEY_PATH)",
+    "CPI_TARGET_SERVICE_KEY": "the target tenant's api key is a per-destination input (inventory/vault), not a job credential",
+    "CPI_TARGET_SERVICE_KEY_PATH": "see CPI_TARGET_SERVICE_KEY",
 }
 
 
@@ -79,8 +91,11 @@ def module_utils(staged_collection):
     path = str(staged_collection)
     if path not in sys.path:
         sys.path.insert(0, path)
-    from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import _cf, _module, _oauth  # pylint: disable=import-outside-toplevel
-    return {"cf": _cf, "module": _module, "oauth": _oauth}
+    from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import _api_portal, _cf, _credentials, _module, _oauth  # pylint: disable=import-outside-toplevel
+    from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import (  # pylint: disable=import-outside-toplevel
+        _destination_service, _security_material)
+    return {"cf": _cf, "credentials": _credentials, "module": _module, "oauth": _oauth, "api_portal": _api_portal,
+            "destination": _destination_service, "security_material": _security_material}
 
 
 def fallback_envs(spec):
@@ -96,8 +111,11 @@ def fallback_envs(spec):
 def all_fallbacks(module_utils):
     specs = {}
     specs.update(module_utils["cf"].cf_argument_spec())
-    specs.update(module_utils["oauth"].cpi_argument_spec())
+    specs.update(module_utils["credentials"].argument_spec(cf=False))
     specs.update(module_utils["module"].common_argument_spec())
+    specs.update(module_utils["api_portal"].apiportal_argument_spec())
+    specs.update(module_utils["destination"].destination_argument_spec())
+    specs.update(module_utils["security_material"].security_material_argument_spec())
     return fallback_envs(specs)
 
 
@@ -130,7 +148,7 @@ SECRET = "s3cr3t+/=:&value"
 
 def test_shipped_types_load_and_validate():
     types = load_credential_types()
-    assert {d["name"] for d in types.values()} == {CF_TYPE, CPI_TYPE, CA_TYPE}
+    assert {d["name"] for d in types.values()} == {CF_TYPE, CPI_TYPE, CA_TYPE, APIM_TYPE, DEST_TYPE}
     for stem, definition in types.items():
         ids = validate_credential_type(definition)
         assert ids, stem
@@ -147,6 +165,7 @@ def test_shipped_types_load_and_validate():
                 "token_url": {}, "url": {}, "certificate": {"multiline": True},
                 "private_key": {"secret": True, "multiline": True}}),
     (CA_TYPE, {"ca_bundle": {"multiline": True}}),
+    (DEST_TYPE, {"service_key": {"secret": True, "multiline": True}}),
 ])
 def test_field_flags(name, expected):
     fields = {f["id"]: f for f in credential_type_by_name(name)["inputs"]["fields"]}
@@ -167,6 +186,26 @@ def test_required_fields():
     # the service key type has alternative input sets, so nothing is required on its own
     assert credential_type_by_name(CPI_TYPE)["inputs"]["required"] == []
     assert credential_type_by_name(CA_TYPE)["inputs"]["required"] == ["ca_bundle"]
+    assert credential_type_by_name(DEST_TYPE)["inputs"]["required"] == ["service_key"]
+
+
+def test_destination_service_key_reaches_the_destination_options(module_utils, tmp_path, monkeypatch):
+    """The injected file is what credentials_store / the lookup read as the Destination service key."""
+    raw = json.dumps({"clientid": "sb-dest!b17|destination-xsappname!b404", "clientsecret": SECRET,
+                      "url": "https://acme-dev.authentication.eu10.hana.ondemand.com",
+                      "uri": "https://destination-configuration.cfapps.eu10.hana.ondemand.com"})
+    injection = inject_credential(credential_type_by_name(DEST_TYPE), {"service_key": raw}, tmp_path)
+    assert set(injection.env) == {"SAP_BTP_DESTINATION_SERVICE_KEY_PATH"}
+    assert SECRET not in json.dumps(injection.env)
+    for name, value in injection.env.items():
+        monkeypatch.setenv(name, value)
+    spec = module_utils["destination"].destination_argument_spec()
+    params = {option: None for option in spec}
+    params["destination_service_key_path"] = os.environ["SAP_BTP_DESTINATION_SERVICE_KEY_PATH"]
+    creds = module_utils["destination"].destination_key(params)
+    assert creds["clientsecret"] == SECRET
+    assert creds["tokenurl"] == "https://acme-dev.authentication.eu10.hana.ondemand.com/oauth/token"
+    assert creds["uri"] == "https://destination-configuration.cfapps.eu10.hana.ondemand.com"
 
 
 @pytest.mark.parametrize("mutate, message", [
@@ -294,7 +333,7 @@ def test_external_certificate_key_plus_private_key(tmp_path):
 # what is injected is what the modules read
 
 class _FakeModule:
-    """Just enough of CloudIntegrationModule for resolve_credentials() and CfClient.from_module()."""
+    """Just enough of CloudIntegrationModule for _credentials.resolve() and CfClient.from_module()."""
 
     def __init__(self, params):
         self.params = params
@@ -324,7 +363,7 @@ def _validate(module_utils, spec, env, monkeypatch, **kwargs):
 
 def _cpi_spec(module_utils):
     spec = module_utils["module"].common_argument_spec()
-    spec.update(module_utils["oauth"].cpi_argument_spec())
+    spec.update(module_utils["credentials"].argument_spec(cf=False))
     return spec
 
 
@@ -341,10 +380,10 @@ def test_modules_read_the_injected_service_key(variant, module_utils, tmp_path, 
     }[variant]
     injection = inject_credential(credential_type_by_name(CPI_TYPE), inputs, tmp_path)
     params = _validate(module_utils, _cpi_spec(module_utils), injection.env, monkeypatch,
-                       mutually_exclusive=module_utils["oauth"].CPI_MUTUALLY_EXCLUSIVE)
+                       mutually_exclusive=module_utils["credentials"].mutually_exclusive())
     assert params["service_key_path"] == injection.files["service_key"]
     module = _FakeModule(params)
-    creds = module_utils["oauth"].resolve_credentials(module, require_url=True)
+    creds = module_utils["credentials"].resolve(module, require_url=True)
     assert creds["clientid"] == client_id
     assert creds["tokenurl"] == TOKEN_URL and creds["url"] == RT_URL
     if variant in ("whole_json", "fields"):
@@ -374,6 +413,34 @@ def test_modules_read_the_injected_cf_login(module_utils, tmp_path, monkeypatch)
     client = module_utils["cf"].CfClient.from_module(module, http=object())
     assert client.auth == {"kind": "password", "username": "ops", "password": "pw-from-awx", "origin": "corp-idp"}
     assert "pw-from-awx" in module.secrets
+
+
+@pytest.mark.parametrize("variant", ["whole_json", "fields"])
+def test_modules_read_the_injected_apiportal_key(variant, module_utils, tmp_path, monkeypatch):
+    """The API portal key credential (issue 16) reaches api_provider's resolver as the flat key, secrets registered."""
+    portal_url = "https://acme-dev.prod.apimanagement.eu10.hana.ondemand.com"
+    client_id = "sb-apim-%s!b1|apiportal-apiaccess!b2458" % variant
+    inputs = {
+        "whole_json": {"apiportal_key": json.dumps({"url": portal_url, "tokenUrl": TOKEN_URL, "clientId": client_id,
+                                                    "clientSecret": SECRET})},
+        "fields": {"client_id": client_id, "client_secret": SECRET, "token_url": TOKEN_URL, "url": portal_url},
+    }[variant]
+    injection = inject_credential(credential_type_by_name(APIM_TYPE), inputs, tmp_path)
+    assert injection.env == {"APIPORTAL_SERVICE_KEY_PATH": injection.files["apiportal_key"]}
+    assert oct(os.stat(injection.files["apiportal_key"]).st_mode & 0o777) == "0o600"
+    assert SECRET not in json.dumps(injection.env) + json.dumps(injection.safe_env) + json.dumps(injection.extra_vars)
+    for name in [n for n in os.environ if n.startswith("APIPORTAL_")]:
+        monkeypatch.delenv(name)
+    spec = module_utils["module"].common_argument_spec()
+    spec.update(module_utils["api_portal"].apiportal_argument_spec())
+    spec["allow_http"] = {"type": "bool", "default": False}
+    params = _validate(module_utils, spec, injection.env, monkeypatch,
+                       mutually_exclusive=module_utils["api_portal"].APIPORTAL_MUTUALLY_EXCLUSIVE[:1])
+    assert params["apiportal_key_path"] == injection.files["apiportal_key"]
+    module = _FakeModule(params)
+    creds = module_utils["api_portal"].resolve_portal_credentials(module)
+    assert (creds["clientid"], creds["clientsecret"], creds["tokenurl"], creds["url"]) == (client_id, SECRET, TOKEN_URL, portal_url)
+    assert creds["plan"] == "apiportal-apiaccess" and SECRET in module.secrets
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -431,7 +498,8 @@ def test_as_code_vars_file_matches_and_is_not_templated(tmp_path):
     field_ids = {f["id"] for d in shipped.values() for f in d["inputs"]["fields"]}
     extra = {field_id: "TEMPLATED-" + field_id for field_id in field_ids}
     extra["tower"] = {"filename": {"service_key": "TEMPLATED", "certificate": "TEMPLATED", "private_key": "TEMPLATED",
-                                   "ca_bundle": "TEMPLATED", "cf_password": "TEMPLATED"}}
+                                   "ca_bundle": "TEMPLATED", "cf_password": "TEMPLATED",
+                                   "apiportal_key": "TEMPLATED"}}
     env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false")
     proc = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), str(playbook), "-e", json.dumps(extra)],
                           capture_output=True, text=True, env=env, timeout=300, check=False, cwd=str(tmp_path))

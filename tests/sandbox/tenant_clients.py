@@ -48,7 +48,8 @@ class CfClient:
         return self.get("/v3/spaces", names=tenant["space"], organization_guids=org)["resources"][0]["guid"]
 
     def plan_guid(self, plan):
-        return self.get("/v3/service_plans", names=plan, service_offering_names="it-rt")["resources"][0]["guid"]
+        offering = "apimanagement-apiportal" if plan == "apiportal-apiaccess" else "it-rt"
+        return self.get("/v3/service_plans", names=plan, service_offering_names=offering)["resources"][0]["guid"]
 
     def create_instance(self, tenant, plan, parameters=None, name=None):
         _COUNTER["n"] += 1

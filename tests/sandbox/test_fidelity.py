@@ -223,8 +223,8 @@ def test_failed_key_delete_keeps_the_key(btp_sandbox, cf):
     fail_operation fault for service_keys.delete."""
     instance, _unused = cf.create_instance()
     key, _job, _details = cf.create_key(instance["guid"])
-    admin(btp_sandbox, "POST", "/faults", json=[{"kind": "fail_operation", "operation": "service_keys.delete",
-                                                  "count": 1, "message": "Key is locked"}])
+    admin(btp_sandbox, "POST", "/faults",
+          json=[{"kind": "fail_operation", "operation": "service_keys.delete", "count": 1, "message": "Key is locked"}])
     job = cf.wait_job(cf.delete("/v3/service_credential_bindings/" + key["guid"]).headers["Location"])
     assert job["state"] == "FAILED"
     shown = cf.get("/v3/service_credential_bindings/" + key["guid"]).json()

@@ -117,7 +117,7 @@ def test_expand_does_not_change_the_task_parameters_and_items_are_separate():
 
 
 @pytest.mark.parametrize("items, where, reason", [
-    ([item(name="a"), item(name="b"), item(name="a")], "instances[2]", "name 'a' is listed twice"),
+    ([item(name="a"), item(name="b"), item(name="a")], "instances[2] 'a'", "name 'a' is listed twice"),
     ([item(name="a"), item(plan="api")], "instances[1]", "every item needs a name"),
     ([item(name="")], "instances[0]", "every item needs a name"),
     ([item(name="a"), None], "instances[1]", "every item needs a name"),
@@ -139,7 +139,7 @@ def test_expand_no_items():
 def test_expand_other_option_and_identity():
     params = {"keys": [{"key": "k1"}, {"key": "k2", "size": 2}], "size": 1}
     assert _batch.expand(params, "keys", ("key", "size"), identity=("key",)) == [{"key": "k1", "size": 1}, {"key": "k2", "size": 2}]
-    with pytest.raises(ParameterError, match=r"^keys\[1\]: key 'k1' is listed twice$"):
+    with pytest.raises(ParameterError, match=r"^keys\[1\] 'k1': key 'k1' is listed twice$"):
         _batch.expand({"keys": [{"key": "k1"}, {"key": "k1"}]}, "keys", ("key",), identity=("key",))
     with pytest.raises(ParameterError, match=r"^keys\[0\]: every item needs a key$"):
         _batch.expand({"keys": [{"size": 1}]}, "keys", ("key", "size"), identity=("key",))
@@ -155,11 +155,11 @@ def test_expand_identity_of_several_options():
     params["keys"].append({"name": "k2", "instance": "inst-a"})
     with pytest.raises(ParameterError) as info:
         _batch.expand(params, "keys", options, identity=("name", "instance"))
-    assert str(info.value) == "keys[3]: name 'k2', instance 'inst-a' is listed twice"
+    assert str(info.value) == "keys[3] 'k2': name 'k2', instance 'inst-a' is listed twice"
     # an identity option that is unset everywhere is left out of the message
     with pytest.raises(ParameterError) as info:
         _batch.expand({"instance": None, "keys": [{"name": "k1"}, {"name": "k1"}]}, "keys", options, identity=("name", "instance"))
-    assert str(info.value) == "keys[1]: name 'k1' is listed twice"
+    assert str(info.value) == "keys[1] 'k1': name 'k1' is listed twice"
 
 
 # ---- check_concurrency -------------------------------------------------------------------------------------------------
@@ -183,11 +183,13 @@ def test_check_concurrency_names_the_option():
 
 
 # ---- item_parameter_error ------------------------------------------------------------------------------------------------
-def test_item_parameter_error_names_the_item_option():
-    error = _batch.item_parameter_error(ParameterError("plan", "'iflow' is not a plan of it-rt"), "instances[2]")
+def test_item_parameter_error_names_the_item_and_its_option():
+    where = _batch.item_label("instances", 2, "partner-b")
+    error = _batch.item_parameter_error(ParameterError("plan", "'iflow' is not a plan of it-rt"), where)
     assert isinstance(error, ParameterError)
-    assert error.option == "instances[2].plan" and error.reason == "'iflow' is not a plan of it-rt"
-    assert str(error) == "instances[2].plan: 'iflow' is not a plan of it-rt"
+    assert error.option == "instances[2] 'partner-b'" and error.reason == "plan: 'iflow' is not a plan of it-rt"
+    assert str(error) == "instances[2] 'partner-b': plan: 'iflow' is not a plan of it-rt"
+    assert _batch.item_label("instances", 0) == "instances[0]"  # an item without a name
 
 
 @pytest.mark.parametrize("option", [None, ""])

@@ -107,6 +107,26 @@ def test_tls_error_is_not_retried_and_explains():
     assert "client_secret" not in str(info.value)
 
 
+@pytest.mark.parametrize("text", [
+    "[SSL: SSLV3_ALERT_BAD_CERTIFICATE] sslv3 alert bad certificate (_ssl.c:2580)",
+    "[SSL: TLSV1_ALERT_CERTIFICATE_EXPIRED] tlsv1 alert certificate expired",
+    "[SSL: TLSV13_ALERT_CERTIFICATE_REQUIRED] tlsv13 alert certificate required",
+    "[SSL: TLSV1_ALERT_UNKNOWN_CA] tlsv1 alert unknown ca",
+])
+def test_rejected_client_certificate_is_told_apart_from_an_untrusted_server(text):
+    http, _unused = client([requests.exceptions.SSLError(text)])
+    with pytest.raises(ApiError) as info:
+        http.request("POST", "https://x.authentication.cert.example/oauth/token", cert=("c.pem", "k.pem"))
+    assert "rejected the client certificate" in str(info.value) and "check ca_path" not in info.value.hint
+    # the same alert without a client certificate, and a server certificate this host does not trust, are trust problems
+    http, _unused = client([requests.exceptions.SSLError(text)])
+    with pytest.raises(ApiError, match="check ca_path"):
+        http.request("POST", "https://x.example/oauth/token")
+    http, _unused = client([requests.exceptions.SSLError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed")])
+    with pytest.raises(ApiError, match="check ca_path"):
+        http.request("POST", "https://x.example/oauth/token", cert=("c.pem", "k.pem"))
+
+
 def test_connection_error_detail_is_scrubbed():
     redactor = Redactor().add("supersecretvalue")
     http, _unused = client([requests.exceptions.ConnectionError("failed for supersecretvalue")], retries=0, redactor=redactor)

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: E402
 from cryptography.x509.oid import NameOID  # noqa: E402
 
-from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import _oauth  # noqa: E402
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import _credentials, _oauth  # noqa: E402
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._errors import ApiError, ParameterError  # noqa: E402
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._http import HttpClient  # noqa: E402
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._redact import Redactor  # noqa: E402
@@ -112,7 +112,7 @@ def http(outcomes):
 
 class FakeModule:
     def __init__(self, **params):
-        self.params = {name: None for name in _oauth.cpi_argument_spec()}
+        self.params = {name: None for name in _credentials.argument_spec()}
         self.params.update(client_auth="basic", cache=True, min_ttl=300)
         self.params.update(params)
         self.no_log_values = set()
@@ -145,8 +145,8 @@ def cert_key(external=False):
 # argument spec and credentials
 
 def test_argument_spec_env_fallbacks_and_no_log():
-    spec = _oauth.cpi_argument_spec()
-    envs = {name: option["fallback"][1] for name, option in spec.items()}
+    spec = _credentials.argument_spec(cf=False)
+    envs = {name: option["fallback"][1] for name, option in spec.items() if "fallback" in option}
     assert envs == {
         "service_key": ["CPI_SERVICE_KEY"], "service_key_path": ["CPI_SERVICE_KEY_PATH"], "client_id": ["CPI_CLIENT_ID"],
         "client_secret": ["CPI_CLIENT_SECRET"], "token_url": ["CPI_TOKEN_URL"], "url": ["CPI_URL"],
@@ -167,7 +167,7 @@ def test_argument_spec_env_fallbacks_and_no_log():
 ])
 def test_every_key_shape_resolves_to_the_same_credentials(shape):
     module = FakeModule(service_key=shape())
-    creds = _oauth.resolve_credentials(module)
+    creds = _credentials.resolve(module)
     assert (creds["clientid"], creds["clientsecret"], creds["url"], creds["tokenurl"]) == (RT_CLIENT, SECRET, RT_URL, TOKEN_URL)
     assert creds["plan"] == "integration-flow" and creds["source"] == "service_key"
     assert SECRET in module.no_log_values
@@ -177,7 +177,7 @@ def test_dict_key_keeps_only_secret_fields_masked():
     module = FakeModule(service_key=rt_key())
     # Ansible puts every leaf of a no_log dict into no_log_values
     module.no_log_values.update([RT_CLIENT, SECRET, RT_URL, TOKEN_URL])
-    _oauth.resolve_credentials(module)
+    _credentials.resolve(module)
     assert SECRET in module.no_log_values
     assert not {RT_CLIENT, RT_URL, TOKEN_URL} & module.no_log_values
 
@@ -186,31 +186,31 @@ def test_service_key_path_and_overrides(tmp_path):
     path = tmp_path / "key.json"
     path.write_text(json.dumps(rt_key()))
     module = FakeModule(service_key_path=str(path), url=RT_URL + "/", token_url=CERT_TOKEN_URL)
-    creds = _oauth.resolve_credentials(module)
+    creds = _credentials.resolve(module)
     assert creds["source"] == "service_key_path" and creds["url"] == RT_URL and creds["tokenurl"] == CERT_TOKEN_URL
     assert creds["tokenurl_from_key"] is False
 
 
 def test_explicit_options_and_plan_inference():
     module = FakeModule(client_id=API_CLIENT, client_secret=SECRET, token_url=TOKEN_URL, url=API_URL)
-    creds = _oauth.resolve_credentials(module, require_url=True)
+    creds = _credentials.resolve(module, require_url=True)
     assert creds["plan"] == "api" and creds["key_type"] == "client_secret" and creds["source"] == "client_id"
     with pytest.raises(ParameterError, match="token_url"):
-        _oauth.resolve_credentials(FakeModule(client_id=API_CLIENT, client_secret=SECRET))
+        _credentials.resolve(FakeModule(client_id=API_CLIENT, client_secret=SECRET))
     with pytest.raises(ParameterError, match="client_secret"):
-        _oauth.resolve_credentials(FakeModule(client_id=API_CLIENT, token_url=TOKEN_URL))
+        _credentials.resolve(FakeModule(client_id=API_CLIENT, token_url=TOKEN_URL))
     with pytest.raises(ParameterError, match="url"):
-        _oauth.resolve_credentials(FakeModule(client_id=API_CLIENT, client_secret=SECRET, token_url=TOKEN_URL), require_url=True)
+        _credentials.resolve(FakeModule(client_id=API_CLIENT, client_secret=SECRET, token_url=TOKEN_URL), require_url=True)
 
 
 def test_no_credentials_names_the_env_variables():
     with pytest.raises(ParameterError, match="CPI_SERVICE_KEY"):
-        _oauth.resolve_credentials(FakeModule())
+        _credentials.resolve(FakeModule())
 
 
 def test_certificate_key_with_escaped_pems_needs_no_cryptography(monkeypatch):
     monkeypatch.setitem(sys.modules, "cryptography", None)
-    creds = _oauth.resolve_credentials(FakeModule(service_key=cert_key()))
+    creds = _credentials.resolve(FakeModule(service_key=cert_key()))
     assert creds["key_type"] == "certificate" and creds["certificate"].startswith("-----BEGIN CERTIFICATE-----\n")
     assert creds["key"].startswith("-----BEGIN RSA PRIVATE KEY-----\n") and creds["certificate_details"] is None
     assert _oauth.auth_method(creds) == "mtls"
@@ -218,57 +218,57 @@ def test_certificate_key_with_escaped_pems_needs_no_cryptography(monkeypatch):
 
 def test_external_certificate_key_needs_client_key(tmp_path):
     with pytest.raises(ParameterError, match="external-certificate key"):
-        _oauth.resolve_credentials(FakeModule(service_key=cert_key(external=True)))
+        _credentials.resolve(FakeModule(service_key=cert_key(external=True)))
     key_file = tmp_path / "key.pem"
     key_file.write_text(KEY_PEM)
     module = FakeModule(service_key=cert_key(external=True), client_key=str(key_file))
-    creds = _oauth.resolve_credentials(module)
+    creds = _credentials.resolve(module)
     assert creds["key"] == KEY_PEM and KEY_PEM in module.no_log_values
     with pytest.raises(ParameterError, match="client_key"):
-        _oauth.resolve_credentials(FakeModule(service_key=cert_key(external=True), client_key=str(tmp_path / "missing.pem")))
+        _credentials.resolve(FakeModule(service_key=cert_key(external=True), client_key=str(tmp_path / "missing.pem")))
 
 
 def test_explicit_certificate_client_from_escaped_text():
     module = FakeModule(client_id=RT_CLIENT, token_url=TOKEN_URL, client_cert=CERT_PEM.replace("\n", "\\n"), client_key=KEY_PEM)
-    creds = _oauth.resolve_credentials(module)
+    creds = _credentials.resolve(module)
     assert creds["certificate"] == CERT_PEM and _oauth.auth_method(creds) == "mtls"
     with pytest.raises(ParameterError, match="client_cert"):
-        _oauth.resolve_credentials(FakeModule(client_id=RT_CLIENT, token_url=TOKEN_URL, client_cert=KEY_PEM, client_key=KEY_PEM))
+        _credentials.resolve(FakeModule(client_id=RT_CLIENT, token_url=TOKEN_URL, client_cert=KEY_PEM, client_key=KEY_PEM))
 
 
 def test_key_that_does_not_match_the_certificate_fails_before_any_request():
     other_cert, other_key = _cert_and_key()
     del other_cert
     with pytest.raises(ParameterError, match="client_key: the private key does not match the client certificate"):
-        _oauth.resolve_credentials(FakeModule(client_id=RT_CLIENT, token_url=TOKEN_URL, client_cert=CERT_PEM, client_key=other_key))
+        _credentials.resolve(FakeModule(client_id=RT_CLIENT, token_url=TOKEN_URL, client_cert=CERT_PEM, client_key=other_key))
     with pytest.raises(ParameterError, match="does not match"):
-        _oauth.resolve_credentials(FakeModule(service_key=cert_key(external=True), client_key=other_key))
+        _credentials.resolve(FakeModule(service_key=cert_key(external=True), client_key=other_key))
     with pytest.raises(ParameterError, match="cannot be loaded"):
-        _oauth.resolve_credentials(FakeModule(client_id=RT_CLIENT, token_url=TOKEN_URL, client_cert=CERT_PEM,
-                                              client_key="-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n"))
+        _credentials.resolve(FakeModule(client_id=RT_CLIENT, token_url=TOKEN_URL, client_cert=CERT_PEM,
+                                        client_key="-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n"))
 
 
 def test_plain_http_urls_need_an_explicit_opt_in():
     http_token_url = "http://127.0.0.1:8080/oauth/token"
     with pytest.raises(ParameterError, match=r"token_url: http://127.0.0.1:8080/oauth/token is a plain http:// URL.*allow_http"):
-        _oauth.resolve_credentials(FakeModule(client_id=RT_CLIENT, client_secret=SECRET, token_url=http_token_url))
+        _credentials.resolve(FakeModule(client_id=RT_CLIENT, client_secret=SECRET, token_url=http_token_url))
     with pytest.raises(ParameterError, match="url: .*allow_http"):
-        _oauth.resolve_credentials(FakeModule(service_key=rt_key(), url="http://127.0.0.1:8081"))
-    creds = _oauth.resolve_credentials(FakeModule(client_id=RT_CLIENT, client_secret=SECRET, token_url=http_token_url,
-                                                  allow_http=True))
+        _credentials.resolve(FakeModule(service_key=rt_key(), url="http://127.0.0.1:8081"))
+    creds = _credentials.resolve(FakeModule(client_id=RT_CLIENT, client_secret=SECRET, token_url=http_token_url,
+                                            allow_http=True))
     assert creds["tokenurl"] == http_token_url
 
 
 def test_wrong_plan_fails_before_any_request():
-    creds = _oauth.resolve_credentials(FakeModule(service_key=rt_key()))
+    creds = _credentials.resolve(FakeModule(service_key=rt_key()))
     with pytest.raises(ServiceKeyError) as info:
-        _oauth.check_plan(creds, _oauth.PLAN_API, "the OData API")
+        _credentials.check_plan(creds, _oauth.PLAN_API, "the OData API")
     assert "'integration-flow' key" in str(info.value) and "plan 'api'" in str(info.value)
 
 
 def test_bad_json_key_is_explained_without_echoing_it():
     with pytest.raises(ServiceKeyError) as info:
-        _oauth.resolve_credentials(FakeModule(service_key='{"oauth": {"clientsecret": "' + SECRET))
+        _credentials.resolve(FakeModule(service_key='{"oauth": {"clientsecret": "' + SECRET))
     assert SECRET not in str(info.value)
 
 
@@ -276,7 +276,7 @@ def test_bad_json_key_is_explained_without_echoing_it():
 # token requests
 
 def creds_for(key, **params):
-    return _oauth.resolve_credentials(FakeModule(service_key=key, **params))
+    return _credentials.resolve(FakeModule(service_key=key, **params))
 
 
 def provider(outcomes, creds, tmp_path, **kwargs):
@@ -364,6 +364,16 @@ def test_401_names_likely_causes_and_never_the_secret(tmp_path):
     for cause in ("secret is wrong", "deleted", "wrong token host"):
         assert cause in message
     assert SECRET not in message
+
+
+def test_wrong_token_path_says_the_endpoint_was_not_found(tmp_path):
+    page = response(404, b"<html><body><h1>Whitelabel Error Page</h1>Not Found</body></html>", url=TOKEN_URL[:-1])
+    tokens, _session = provider([page], creds_for(rt_key(), token_url=TOKEN_URL[:-1]), tmp_path, cache=False)
+    with pytest.raises(ApiError) as info:
+        tokens.token()
+    message = str(info.value)
+    assert "token endpoint not found at %s (HTTP 404)" % TOKEN_URL[:-1] in message
+    assert "Whitelabel" not in message and info.value.status == 404
 
 
 def test_401_for_a_certificate_client_on_the_secret_host(tmp_path):

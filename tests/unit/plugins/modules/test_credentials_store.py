@@ -123,6 +123,25 @@ def test_unwritable_path(monkeypatch, capsys, tmp_path):
     assert result["failed"] and result["msg"].startswith("path: cannot create a file in /proc")
 
 
+@pytest.mark.parametrize("fmt", ["json", "pem"])
+def test_check_mode_predicts_a_file_in_a_directory_not_created_yet(monkeypatch, capsys, tmp_path, fmt):
+    # onboarding --check: the task that creates the directory did not run, so check mode predicts instead of failing
+    from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import _module
+
+    warnings = []
+    monkeypatch.setattr(_module.CloudIntegrationModule, "warn", lambda self, text: warnings.append(text))
+    path = tmp_path / "not-yet" / ("k." + fmt)
+    key = secret_key() if fmt == "json" else certificate_key()
+    result = run(monkeypatch, capsys, {"credentials": key, "path": str(path), "format": fmt}, check_mode=True)
+    assert not result.get("failed") and result["changed"] is True, result
+    assert any("does not exist yet" in text and str(path.parent) in text for text in warnings), warnings
+    assert not path.parent.exists()
+    # the real run still fails, naming the option, and creates nothing
+    result = run(monkeypatch, capsys, {"credentials": key, "path": str(path), "format": fmt})
+    assert result["failed"] and result["msg"] == "path: the directory %s does not exist" % path.parent
+    assert not path.parent.exists()
+
+
 class MemoryKv:
     """An in-memory KV v2 mount with versions, soft delete and cas, behind the hvac method names."""
 
@@ -238,13 +257,13 @@ def _with_factory(kv_store, factory):
 # the destinations batch (issue 19)
 
 def test_destinations_batch_check_real_idempotent(monkeypatch, capsys, tmp_path, memory_kv):
-    items = [{"name": "orders", "credentials": secret_key(), "path": str(tmp_path / "orders.json")},
-             {"name": "orders", "credentials": secret_key(), "path": str(tmp_path / "orders.env"), "format": "env"},
-             {"name": "ship", "credentials": certificate_key(), "destination": "hashicorp_vault", "path": "cpi/ship"}]
+    items = [{"label": "orders", "credentials": secret_key(), "path": str(tmp_path / "orders.json")},
+             {"label": "orders", "credentials": secret_key(), "path": str(tmp_path / "orders.env"), "format": "env"},
+             {"label": "ship", "credentials": certificate_key(), "destination": "hashicorp_vault", "path": "cpi/ship"}]
     args = {"destinations": items, "url": "http://127.0.0.1:1", "token": "tok-123456", "concurrency": 2}
     result = run(monkeypatch, capsys, args, check_mode=True)
     assert result["changed"] and not os.path.exists(items[0]["path"]) and "cpi/ship" not in memory_kv.versions
-    assert [item["name"] for item in result["destinations"]] == ["orders", "orders", "ship"]
+    assert [item["label"] for item in result["destinations"]] == ["orders", "orders", "ship"]
     assert len(result["diff"]) == 3
     result = run(monkeypatch, capsys, args)
     assert [item["changed"] for item in result["destinations"]] == [True, True, True]
@@ -257,28 +276,28 @@ def test_destinations_batch_check_real_idempotent(monkeypatch, capsys, tmp_path,
 
 def test_destinations_batch_reports_a_failed_item_and_writes_the_others(monkeypatch, capsys, tmp_path):
     good = str(tmp_path / "good.json")
-    items = [{"name": "good", "credentials": secret_key(), "path": good},
-             {"name": "down", "credentials": secret_key(), "destination": "hashicorp_vault", "path": "cpi/down",
+    items = [{"label": "good", "credentials": secret_key(), "path": good},
+             {"label": "down", "credentials": secret_key(), "destination": "hashicorp_vault", "path": "cpi/down",
               "url": "http://127.0.0.1:9", "token": "tok-123456"}]
     result = run(monkeypatch, capsys, {"destinations": items, "timeout": 2})
     assert result["failed"] and result["msg"].startswith("1 of 2 destinations failed: down: ")
     assert "cannot reach the vault at http://127.0.0.1:9" in result["msg"]
     assert json.load(open(good)) == secret_key() and result["destinations"][0]["changed"]
     failed = result["destinations"][1]
-    assert failed == {"name": "down", "destination": "hashicorp_vault", "path": "cpi/down", "failed": True, "changed": False,
+    assert failed == {"label": "down", "name": None, "destination": "hashicorp_vault", "path": "cpi/down", "failed": True, "changed": False,
                       "msg": failed["msg"]}
 
 
 @pytest.mark.parametrize("item, message", [
-    ({"name": "bad", "credentials": "{}", "content": "{}"}, "destinations[1] (bad).content: parameters are mutually exclusive"),
-    ({"name": "bad", "credentials": "{}", "destination": "hashicorp_vault", "format": "env"},
+    ({"label": "bad", "credentials": "{}", "content": "{}"}, "destinations[1] (bad).content: parameters are mutually exclusive"),
+    ({"label": "bad", "credentials": "{}", "destination": "hashicorp_vault", "format": "env"},
      "destinations[1] (bad).format: a KV secret stores the fields of the key"),
-    ({"name": "bad", "credentials": "{}", "destination": "hashicorp_vault", "auth_method": "approle", "role_id": "r"},
+    ({"label": "bad", "credentials": "{}", "destination": "hashicorp_vault", "auth_method": "approle", "role_id": "r"},
      "destinations[1] (bad).secret_id: auth_method is approle but secret_id is missing"),
 ])
 def test_destinations_batch_validates_every_item_first(monkeypatch, capsys, tmp_path, item, message):
     first = str(tmp_path / "first.json")
-    items = [{"name": "first", "credentials": secret_key(), "path": first}, dict(item, path=str(tmp_path / "second.json"))]
+    items = [{"label": "first", "credentials": secret_key(), "path": first}, dict(item, path=str(tmp_path / "second.json"))]
     result = run(monkeypatch, capsys, {"destinations": items})
     assert result["failed"] and message in result["msg"], result["msg"]
     assert not os.path.exists(first)  # nothing is written when one item is invalid

@@ -252,24 +252,36 @@ def test_batch_invalid_item_fails_before_any_request(batch_fake, capsys):
     args["instances"][3] = {"name": "b-bad", "plan": "iflow"}
     result, dummy = run(service_instance, args, capsys)
     assert result["failed"] and not result["changed"]
-    assert result["msg"].startswith("instances[3].plan: 'iflow' is not a plan of it-rt"), result["msg"]
+    assert result["msg"].startswith("instances[3] 'b-bad': plan: 'iflow' is not a plan of it-rt"), result["msg"]
     assert fake.calls == [] and fake.instances == {}
 
 
 @pytest.mark.parametrize("bad_item, expect", [
-    ({"name": "b-bad", "plan": "api"}, "instances[1].roles: 'ESBMessaging.send' is not a role of plan 'api'"),
+    ({"name": "b-bad", "plan": "api"}, "instances[1] 'b-bad': roles: 'ESBMessaging.send' is not a role of plan 'api'"),
     ({"name": "b-bad", "plan": "api", "roles": ["MonitoringDataReed"]},
-     "instances[1].roles: 'MonitoringDataReed' is not a role of plan 'api'; did you mean 'MonitoringDataRead'?"),
-    ({"name": "b-bad", "token_validity": 3599}, "instances[1].token_validity: must be between 3600 and 86400 seconds"),
-    ({"name": "b-bad", "parameters": {"roles": ["ESBMessaging.send"], "scopes": ["x"]}}, "instances[1].parameters: unknown it-rt parameter(s) 'scopes'"),
-    ({"name": "b-1"}, "instances[1]: name 'b-1' is listed twice"),
-    ({"name": "b,2"}, "instances[1].name: 'b,2' contains a comma"),
+     "instances[1] 'b-bad': roles: 'MonitoringDataReed' is not a role of plan 'api'; did you mean 'MonitoringDataRead'? Valid roles"),
+    ({"name": "b-bad", "token_validity": 3599}, "instances[1] 'b-bad': token_validity: must be between 3600 and 86400 seconds"),
+    ({"name": "b-bad", "parameters": {"roles": ["ESBMessaging.send"], "scopes": ["x"]}},
+     "instances[1] 'b-bad': parameters: unknown it-rt parameter(s) 'scopes'"),
+    ({"name": "b-1"}, "instances[1] 'b-1': name 'b-1' is listed twice"),
+    ({"name": "b,2"}, "instances[1] 'b,2': name: 'b,2' contains a comma"),
 ])
 def test_batch_item_validation_errors(batch_fake, capsys, bad_item, expect):
     args = {"plan": "integration-flow", "roles": ["ESBMessaging.send"], "instances": [{"name": "b-1"}, bad_item, {"name": "b-3"}]}
     result, dummy = run(service_instance, args, capsys)
     assert result["failed"] and result["msg"].startswith(expect), result["msg"]
     assert batch_fake.calls == []
+
+
+@pytest.mark.parametrize("where, expect", [
+    ({"org": "no-such-org"}, "org: organization 'no-such-org' not found"),
+    ({"space": "no-such-space"}, "space: space 'no-such-space' not found in org 'acme-org'"),
+])
+def test_batch_wrong_org_or_space_fails_once_not_per_item(batch_fake, capsys, where, expect):
+    result, dummy = run(service_instance, dict(batch_args(), **where), capsys)
+    assert result["failed"] and result["msg"].startswith(expect), result["msg"]
+    assert result["msg"].count("not found") == 1 and "instances" not in result
+    assert batch_fake.instances == {}
 
 
 def test_batch_failed_item_does_not_stop_the_others(batch_fake, capsys):

@@ -194,22 +194,22 @@ def test_empty_list_does_nothing(fake, two_instances, capsys):
 ])
 def test_duplicate_name_and_instance_fails_before_any_request(fake, two_instances, capsys, keys, where):
     result, dummy = run({"instance": "orders", "keys": keys}, capsys)
-    assert result["failed"] and result["msg"] == "keys[%d]: name 'k1', instance 'orders' is listed twice" % where
+    assert result["failed"] and result["msg"] == "keys[%d] 'k1': name 'k1', instance 'orders' is listed twice" % where
     assert fake.calls == []
 
 
 def test_item_without_instance_fails_before_any_request(fake, two_instances, capsys):
     result, dummy = run({"keys": [{"name": "k1", "instance": "orders"}, {"name": "k2"}]}, capsys)
-    assert result["failed"] and result["msg"] == "keys[1].instance: " + INSTANCE_REQUIRED
+    assert result["failed"] and result["msg"] == "keys[1] 'k2': instance: " + INSTANCE_REQUIRED
     assert fake.calls == [] and fake.keys == {}
 
 
 @pytest.mark.parametrize("item, expect", [
-    ({"name": "k" * 33}, "keys[1].name: service key names of it-rt have at most 32 characters"),
-    ({"name": "k2", "key_type": "certificate", "validity_days": 0}, "keys[1].validity_days: must be between 1 and 365 days, got 0"),
-    ({"name": "k2", "validity_days": 30}, "keys[1].validity_days: does not apply to key_type 'client_secret'"),
-    ({"name": "k2", "instance": "a,b"}, "keys[1].instance: 'a,b' contains a comma"),
-    ({"name": "k,2"}, "keys[1].name: 'k,2' contains a comma"),
+    ({"name": "k" * 33}, "keys[1] '%s': name: service key names of it-rt have at most 32 characters" % ("k" * 33)),
+    ({"name": "k2", "key_type": "certificate", "validity_days": 0}, "keys[1] 'k2': validity_days: must be between 1 and 365 days, got 0"),
+    ({"name": "k2", "validity_days": 30}, "keys[1] 'k2': validity_days: does not apply to key_type 'client_secret'"),
+    ({"name": "k2", "instance": "a,b"}, "keys[1] 'k2': instance: 'a,b' contains a comma"),
+    ({"name": "k,2"}, "keys[1] 'k,2': name: 'k,2' contains a comma"),
 ])
 def test_invalid_item_fails_before_any_request(fake, two_instances, capsys, item, expect):
     result, dummy = run({"instance": "orders", "keys": [{"name": "k1"}, item]}, capsys)

@@ -130,11 +130,11 @@ def test_cached_token_path_imports_neither_requests_nor_cryptography(tmp_path):
                           "key": "-----BEGIN RSA PRIVATE KEY-----\\nMIIE\\n-----END RSA PRIVATE KEY-----\\n"}}
     script = r'''
 import json, sys, time
-from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import _oauth
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import _oauth, _service_key
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._cache import FileCache
 from ansible.module_utils import basic
 args = json.loads(sys.argv[1])
-creds = _oauth.parse_service_key(args["service_key"], details=False)
+creds = _service_key.parse_service_key(args["service_key"], details=False)
 creds["tokenurl_from_key"] = True
 entry = {"access_token": "a.eyJjbGllbnRfaWQiOiAieCJ9.c", "token_type": "bearer", "scope": "s", "expires_at": time.time() + 3600,
          "obtained_at": time.time(), "token_url": creds["tokenurl"]}
