@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # -*- coding: utf-8 -*-
 """Demo prerequisites for SAP's own stores (issue 17), created as an administrator would in the cockpit:
 

@@ -62,15 +62,4 @@ options:
         the change shows, for at most this many seconds, so that the next task sees it.
     type: int
     default: 60
-  instance:
-    description:
-      - Name of the C(it-rt) instance of plan V(api) whose key O(key) holds the Cloud Integration credentials, read from Cloud
-        Foundry with the Cloud Foundry connection options.
-      - Alternatives are O(service_key) (a key dictionary, for example from the M(sap_btp.cloud_integration.credentials) lookup
-        of a stored key), O(service_key_path), or O(client_id) with O(client_secret), O(token_url) and O(url).
-    type: str
-  key:
-    description:
-      - Name of the service key of O(instance).
-    type: str
 """

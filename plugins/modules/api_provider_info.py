@@ -25,6 +25,7 @@ author:
 extends_documentation_fragment:
   - sap_btp.cloud_integration.api_portal
   - sap_btp.cloud_integration.cpi_credentials
+  - sap_btp.cloud_integration.cpi_credentials.CF_REFERENCE_KEY
   - sap_btp.cloud_integration.cpi_credentials.TOKEN
   - sap_btp.cloud_integration.cf_connection
   - sap_btp.cloud_integration.common

@@ -149,7 +149,6 @@ from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._module 
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import _credentials
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._oauth import (
     PLAN_API,
-    check_plan,
     token_argument_spec,
 )
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._odata import api_client
@@ -282,7 +281,7 @@ def run(module):
     if params["wait"] and params["poll_interval"] == 0:
         raise ParameterError("poll_interval", "must be at least 1 second when wait is true")
     creds = _credentials.resolve(module, require_url=True)
-    check_plan(creds, PLAN_API, "deploying integration artifacts (the Cloud Integration OData API)")
+    _credentials.check_plan(creds, PLAN_API, "deploying integration artifacts (the Cloud Integration OData API)")
     with api_client(module, creds) as client:
         api = ArtifactApi(client, redactor=module.redactor, warn=module.warn)
         if params["state"] == "deployed":

@@ -158,7 +158,6 @@ from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._module 
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import _credentials
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._oauth import (
     PLAN_API,
-    check_plan,
     token_argument_spec,
 )
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._odata import api_client
@@ -177,7 +176,7 @@ def report(module):
     if params.get("wait_for") and params["poll_interval"] == 0:
         raise ParameterError("poll_interval", "must be at least 1 second when wait_for is set")
     creds = _credentials.resolve(module, require_url=True)
-    check_plan(creds, PLAN_API, "integration artifacts (the Cloud Integration OData API)")
+    _credentials.check_plan(creds, PLAN_API, "integration artifacts (the Cloud Integration OData API)")
     result = {"changed": False, "waited": 0.0}
     with api_client(module, creds) as client:
         api = ArtifactApi(client, redactor=module.redactor, warn=module.warn)

@@ -91,7 +91,8 @@ def module_utils(staged_collection):
     path = str(staged_collection)
     if path not in sys.path:
         sys.path.insert(0, path)
-    from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import _api_portal, _cf, _credentials, _module, _oauth  # pylint: disable=import-outside-toplevel
+    from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import (  # pylint: disable=import-outside-toplevel
+        _api_portal, _cf, _credentials, _module, _oauth)
     from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import (  # pylint: disable=import-outside-toplevel
         _destination_service, _security_material)
     return {"cf": _cf, "credentials": _credentials, "module": _module, "oauth": _oauth, "api_portal": _api_portal,

@@ -34,7 +34,11 @@ RT_KEY = {"oauth": {"clientid": "sb-11111111-2222-3333-4444-555555555555!b1|it-r
 API_KEY = {"oauth": {"clientid": "sb-11111111-2222-3333-4444-555555555555!b1|it!b196", "clientsecret": "example-secret-1234",
                      "url": "https://acme-dev.it-cpi018.cfapps.eu10-003.hana.ondemand.com",
                      "tokenurl": "https://acme-dev.authentication.eu10.hana.ondemand.com/oauth/token"}}
-API_MODULES = ("odata_request", "message_processing_log_info")
+# modules (and dict options) whose templated service key is an api-plan key
+PORTAL_KEY = {"url": "https://acme-apiportal.cfapps.eu10.hana.ondemand.com", "clientId": "sb-apiaccess-example!b1|api-portal-service!b2",
+              "clientSecret": "example-secret-1234", "tokenUrl": "https://acme-dev.authentication.eu10.hana.ondemand.com/oauth/token"}
+API_MODULES = ("odata_request", "message_processing_log_info", "integration_artifact", "integration_artifact_info", "api_provider",
+               "api_provider_info", "iflow_request.api_credentials")
 CHECK_KWARGS = ("mutually_exclusive", "required_together", "required_one_of", "required_if", "required_by")
 
 
@@ -107,13 +111,15 @@ def placeholder(module_name, option, settings, value):
     """A value of the option's type for a templated example value (the play would supply it)."""
     if not (isinstance(value, str) and TEMPLATE.search(value)):
         if isinstance(value, dict) and settings.get("options"):
-            return {key: placeholder(module_name, key, settings["options"].get(key, {}), item) for key, item in value.items()}
+            return {key: placeholder("%s.%s" % (module_name, option), key, settings["options"].get(key, {}), item) for key, item in value.items()}
         if isinstance(value, list) and settings.get("options"):
             return [placeholder(module_name, option, dict(settings, type="dict"), item) for item in value]
         return value
     kind = settings.get("type", "str")
     if option in ("service_key", "credentials"):
         return json.dumps(API_KEY if module_name in API_MODULES else RT_KEY)
+    if option == "apiportal_key":
+        return json.dumps(PORTAL_KEY)
     if TEMPLATE.sub("", value).strip() and kind in ("str", "path"):
         return TEMPLATE.sub("example", value)
     return {"int": 1, "float": 1.0, "bool": True, "list": [], "dict": {}, "path": "/nonexistent/example"}.get(kind, "example-value")
