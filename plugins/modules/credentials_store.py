@@ -658,7 +658,6 @@ def main():
         supports_check_mode=True,
         **merge_module_kwargs(cf_module_kwargs(), dict(
             mutually_exclusive=[("instance", "credentials", "content", "src"), ("path", "destinations")],
-            required_one_of=[("path", "destinations")],
             required_together=[("instance", "key")],
             required_if=[("auth_method", "approle", ("role_id", "secret_id"))],
         ))
