@@ -18,7 +18,7 @@ options:
         The service key of an C(apimanagement-apiportal) instance of plan C(apiportal-apiaccess), as a dictionary or JSON
         text: the flat key C({"url", "tokenUrl", "clientId", "clientSecret"}) as the cockpit shows it, the x509 variant
         with C(certificate), C(privateKey) and C(certurl), the Cloud Foundry C(/details) answer, or the normalised
-        credentials of the M(sap_btp.cloud_integration.credentials) lookup.
+        credentials of the P(sap_btp.cloud_integration.credentials#lookup) lookup.
       - The instance's C(role) decides what the key may do - C(APIPortal.Administrator) writes, C(APIPortal.Guest) only reads.
       - If not set, E(APIPORTAL_SERVICE_KEY) (JSON text) is used.
     type: raw

@@ -430,7 +430,12 @@ from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._artifac
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._errors import ApiError, ParameterError, safe_url
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._credentials import argument_spec as credentials_argument_spec
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._credentials import module_kwargs as credentials_module_kwargs
-from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._credentials import check_plan, nested_credentials_spec, resolve, resolve_nested_credentials
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._credentials import (
+    check_plan,
+    nested_credentials_spec,
+    resolve,
+    resolve_nested_credentials,
+)
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._module import CloudIntegrationModule
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._oauth import (
     PLAN_API,
