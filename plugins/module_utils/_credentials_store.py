@@ -331,7 +331,10 @@ class CredentialsStore:
 
 def run_module(module):
     """Entry point for the module: returns the result dict."""
-    return CredentialsStore(module).run()
+    result = CredentialsStore(module).run()
+    if module.params.get("label"):
+        result["label"] = module.params["label"]
+    return result
 
 
 # ---------------------------------------------------------------------------------------------------------------

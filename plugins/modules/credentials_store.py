@@ -255,16 +255,48 @@ options:
         (O(destination), O(mode), O(url), ...). An item that sets a key source (O(destinations[].instance),
         O(destinations[].credentials), O(destinations[].content) or O(destinations[].src)) takes no other source from the task.
       - Every item is validated before the first request or write, so an invalid item changes nothing. An item that
-        fails later does not stop the others; the task then fails, names every failed item (by O(destinations[].name)),
+        fails later does not stop the others; the task then fails, names every failed item (by O(destinations[].label)),
         and RV(destinations) still reports all of them.
       - Mutually exclusive with O(path).
     type: list
     elements: dict
     version_added: 1.0.0
     suboptions:
-      name:
-        description: Name of this item in RV(destinations) and in errors (see O(name)).
+      label:
+        description: Label of this item in RV(destinations) and in errors (see O(label)).
         type: str
+      name:
+        description: O(name) of this destination (the BTP destination or the security material artifact).
+        type: str
+      client_authentication:
+        description: O(client_authentication) of this destination.
+        type: str
+      description:
+        description: O(description) of this destination.
+        type: str
+      destination_level:
+        description: O(destination_level) of this destination.
+        type: str
+        choices: [subaccount, instance]
+      destination_properties:
+        description: O(destination_properties) of this destination.
+        type: dict
+      destination_service_key:
+        description: O(destination_service_key) of this destination.
+        type: raw
+      destination_service_key_path:
+        description: O(destination_service_key_path) of this destination.
+        type: path
+      security_material_type:
+        description: O(security_material_type) of this destination.
+        type: str
+        choices: [oauth2_client_credentials, user_credentials]
+      target_service_key:
+        description: O(target_service_key) of this destination.
+        type: raw
+      target_service_key_path:
+        description: O(target_service_key_path) of this destination.
+        type: path
       state:
         description: O(state) of this destination.
         type: str
@@ -272,7 +304,7 @@ options:
       destination:
         description: O(destination) of this destination.
         type: str
-        choices: [file, ansible_vault, hashicorp_vault]
+        choices: [file, ansible_vault, hashicorp_vault, btp_destination, cpi_security_material]
       instance:
         description: O(instance) of this destination.
         type: str
@@ -570,11 +602,12 @@ backup_files:
   type: list
   elements: str
   sample: [/etc/cpi/orders.json.12345.2026-01-01@10:00:00~]
-name:
-  description: O(name) (in RV(destinations), the item's name, or C(<destination>:<path>)).
-  returned: with O(destinations), and when O(name) is set
+label:
+  description: O(label) (in RV(destinations), the item's label, or C(<destination>:<path>), C(<destination>:<name>) for the SAP stores).
+  returned: with O(destinations), and when O(label) is set
   type: str
   sample: orders-client
+  version_added: 1.0.0
 destinations:
   description:
     - With O(destinations), the result of every item in the order of the items - the keys described here
@@ -582,7 +615,7 @@ destinations:
   returned: with O(destinations)
   type: list
   elements: dict
-  sample: [{name: orders-client, destination: file, path: /etc/cpi/orders.json, changed: true, changed_fields: [clientsecret]}]
+  sample: [{label: orders-client, destination: file, path: /etc/cpi/orders.json, changed: true, changed_fields: [clientsecret]}]
 vault_id:
   description: The vault ID the file is encrypted with.
   returned: when O(destination=ansible_vault) and O(state=present)
