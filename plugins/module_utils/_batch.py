@@ -232,9 +232,13 @@ def run_batch(module, option, items, make, client_factory, noun, identify, resul
     return output
 
 
-CALL_NOT_ITEM_OPTIONS = ("requests", "concurrency", "validate_certs", "ca_path", "timeout")
+CALL_NOT_ITEM_OPTIONS = ("requests", "concurrency", "validate_certs", "ca_path", "timeout", "_stored_key",
+                         "_requests_stored_keys")
+# the keys of the items' own O(stored) that the action plugin read on the controller, by item index
+REQUESTS_STORED_KEYS = "_requests_stored_keys"
 # an item that names its own credentials takes none of the task's other credential options
-CREDENTIAL_GROUPS = [("stored", "_stored_key"), ("service_key",), ("service_key_path",), ("client_id", "client_secret", "token_url", "client_cert", "client_key")]
+CREDENTIAL_GROUPS = [("stored", "_stored_key"), ("service_key",), ("service_key_path",),
+                     ("client_id", "client_secret", "token_url", "client_cert", "client_key")]
 
 
 def call_item_options(spec):
@@ -258,6 +262,7 @@ def add_requests_option(spec):
     """Add ``name``, ``concurrency`` and ``requests`` (items with the module's own options) to a call module's spec."""
     spec.update(name=dict(type="str"), concurrency=dict(type="int", default=8))
     spec["requests"] = dict(type="list", elements="dict", options=item_spec(spec, call_item_options(spec), required=()))
+    spec[REQUESTS_STORED_KEYS] = dict(type="raw", no_log=True)
     return spec
 
 
@@ -269,6 +274,11 @@ def run_calls(module, option, item_options, handler, noun, tokens=None, exclusiv
     that raised is failed with its ``msg``, and the task then fails naming every failed item."""
     concurrency = check_concurrency(module.params.get("concurrency"))
     items = expand(dict(module.params), option, item_options, exclusive=exclusive, identity=(), unique=False)
+    stored_keys = module.params.get(REQUESTS_STORED_KEYS) or {}
+    for index, item in enumerate(items):
+        item.pop(REQUESTS_STORED_KEYS, None)
+        if str(index) in stored_keys:
+            item["_stored_key"] = stored_keys[str(index)]
     modules = item_modules(module, items, tokens=tokens)
     for index, item_module in enumerate(modules):
         try:

@@ -323,7 +323,7 @@ options:
       src:
         description: O(src) of this destination.
         type: path
-      path: {description: O(path) of this destination., type: str, required: true}
+      path: {description: O(path) of this destination (not used by the SAP stores)., type: str}
       format:
         description: O(format) of this destination.
         type: str

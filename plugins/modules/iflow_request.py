@@ -149,6 +149,11 @@ options:
         the item.
     type: str
     version_added: 1.0.0
+  _requests_stored_keys:
+    description:
+      - Internal, the keys the action plugin read on the controller for the O(requests[].stored) of the items. Do not set it.
+    type: raw
+    version_added: 1.0.0
   requests:
     description:
       - Many calls in one task - faster than a loop, which starts a module process for every call (about 0.5 s each)
@@ -166,6 +171,94 @@ options:
     elements: dict
     version_added: 1.0.0
     suboptions:
+      instance:
+        description: See O(instance).
+        type: str
+      stored:
+        description: See O(stored).
+        type: dict
+        suboptions:
+          source:
+            description: See O(stored.source).
+            type: str
+            choices: [file, ansible_vault, hashicorp_vault]
+            default: file
+          path:
+            description: See O(stored.path).
+            type: str
+            required: true
+          format:
+            description: See O(stored.format).
+            type: str
+            choices: [auto, json, yaml, env, postman]
+            default: auto
+          env_prefix:
+            description: See O(stored.env_prefix).
+            type: str
+            default: CPI_
+          url:
+            description: See O(stored.url).
+            type: str
+          auth_method:
+            description: See O(stored.auth_method).
+            type: str
+            choices: [token, approle]
+            default: token
+          token:
+            description: See O(stored.token).
+            type: str
+          role_id:
+            description: See O(stored.role_id).
+            type: str
+          secret_id:
+            description: See O(stored.secret_id).
+            type: str
+          approle_mount:
+            description: See O(stored.approle_mount).
+            type: str
+            default: approle
+          mount:
+            description: See O(stored.mount).
+            type: str
+            default: secret
+          namespace:
+            description: See O(stored.namespace).
+            type: str
+      key:
+        description: See O(key).
+        type: str
+        aliases: [key_name]
+      artifact_id:
+        description: See O(artifact_id).
+        type: str
+      api_credentials:
+        description: See O(api_credentials).
+        type: dict
+        suboptions:
+          service_key:
+            description: See O(api_credentials.service_key).
+            type: raw
+          service_key_path:
+            description: See O(api_credentials.service_key_path).
+            type: path
+          client_id:
+            description: See O(api_credentials.client_id).
+            type: str
+          client_secret:
+            description: See O(api_credentials.client_secret).
+            type: str
+          token_url:
+            description: See O(api_credentials.token_url).
+            type: str
+          url:
+            description: See O(api_credentials.url).
+            type: str
+          client_cert:
+            description: See O(api_credentials.client_cert).
+            type: str
+          client_key:
+            description: See O(api_credentials.client_key).
+            type: str
       service_key:
         description: O(service_key) of this call.
         type: raw

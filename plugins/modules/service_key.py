@@ -485,6 +485,7 @@ def run(module):
 
     if params.get("keys") is not None:
         items = _batch.expand(dict(params), "keys", ITEM_OPTIONS, EXCLUSIVE, identity=("name", "instance", "instance_guid"))
+
         def batch_manager(item):
             manager = make(item)
             manager.defer_lookup = True

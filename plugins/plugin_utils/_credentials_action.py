@@ -30,9 +30,14 @@ def module_args(loader, args):
     args = _with_stored_key(loader, args, "stored")
     items = args.get("requests")
     if isinstance(items, list) and any(isinstance(item, dict) and item.get("stored") for item in items):
-        args = dict(args)
-        args["requests"] = [_with_stored_key(loader, item, "requests[%d].stored" % index) if isinstance(item, dict) else item
-                            for index, item in enumerate(items)]
+        keys = {}
+        for index, item in enumerate(items):
+            if isinstance(item, dict):
+                read = _with_stored_key(loader, item, "requests[%d].stored" % index)
+                if STORED_KEY_PARAM in read:
+                    keys[str(index)] = read[STORED_KEY_PARAM]
+        if keys:
+            args = dict(args, _requests_stored_keys=keys)
     return args
 
 
