@@ -216,6 +216,8 @@ class CfClient:
         self._lock = threading.RLock()
         self._locks = {}
         self._retrievable = {}
+        self._prefetched = {}
+        self._prefetched_keys = {}
 
     # -- construction -----------------------------------------------------------------------------
     @classmethod
@@ -580,11 +582,26 @@ class CfClient:
             resource["offering_name"] = (offerings.get(offering_guid) or {}).get("name")
         return resources
 
+    def prefetch_instances(self, names):
+        """Look up many instances with one list request (per 100 names) before a batch works on them: the first
+        find_instance() of each name is then answered from this listing, later ones ask the API again."""
+        names = list(dict.fromkeys(names))
+        found = {}
+        for start in range(0, len(names), 100):
+            for instance in self.list_instances(names=names[start:start + 100]):
+                found[instance.get("name")] = instance
+        with self._lock:
+            for name in names:
+                self._prefetched[name] = found.get(name)
+
     def find_instance(self, name):
         """The service instance with this exact name in the target space, or None.
 
         The resource carries two extra keys, plan_name and offering_name (None for user-provided instances).
         """
+        with self._lock:
+            if name in self._prefetched:
+                return self._prefetched.pop(name)
         params = {"names": name, "space_guids": self.space_guid()}
         params.update(self.PLAN_FIELDS)
         resources, included = self.list_resources("/v3/service_instances", "Looking up service instance '%s'" % name, params, limit=1)
@@ -662,18 +679,51 @@ class CfClient:
         return self.first("/v3/service_credential_bindings", "Looking up service key '%s'" % name,
                           {"names": name, "service_instance_guids": instance_guid, "type": "key"})
 
-    def find_key_by_instance_name(self, instance_name, key_name):
-        """(key, instance) for a key looked up by its instance's name in one request, or (None, None)."""
-        params = {"names": key_name, "service_instance_names": instance_name, "type": "key", "include": "service_instance"}
-        resources, included = self.list_resources("/v3/service_credential_bindings", "Looking up service key '%s' of '%s'" % (key_name, instance_name), params)
+    def _keys_with_instances(self, key_names, instance_names, context):
+        """{(instance name, key name): (key, instance)} of the keys in the target space, one list request."""
+        params = {"names": ",".join(key_names), "service_instance_names": ",".join(instance_names), "type": "key",
+                  "include": "service_instance"}
+        resources, included = self.list_resources("/v3/service_credential_bindings", context, params)
         space_guid = self.space_guid()
         instances = {item.get("guid"): item for item in included.get("service_instances") or []}
+        found = {}
         for key in resources:
             instance_guid = (((key.get("relationships") or {}).get("service_instance") or {}).get("data") or {}).get("guid")
             instance = instances.get(instance_guid)
             if instance and (((instance.get("relationships") or {}).get("space") or {}).get("data") or {}).get("guid") == space_guid:
-                return key, instance
-        return None, None
+                found.setdefault((instance.get("name"), key.get("name")), (key, instance))
+        return found
+
+    def prefetch_keys(self, pairs):
+        """Look up many keys by (instance name, key name) with one list request (per 50 pairs) before a batch works on
+        them: the first find_key_by_instance_name() of each pair is answered from this listing."""
+        pairs = list(dict.fromkeys(pairs))
+        found = {}
+        for start in range(0, len(pairs), 50):
+            chunk = pairs[start:start + 50]
+            found.update(self._keys_with_instances(sorted({key for dummy, key in chunk}), sorted({inst for inst, dummy in chunk}),
+                                                   "Looking up %d service keys" % len(chunk)))
+        with self._lock:
+            for pair in pairs:
+                self._prefetched_keys[pair] = found.get(pair, (None, None))
+
+    def find_key_by_instance_name(self, instance_name, key_name):
+        """(key, instance) for a key looked up by its instance's name in one request, or (None, None)."""
+        with self._lock:
+            if (instance_name, key_name) in self._prefetched_keys:
+                return self._prefetched_keys.pop((instance_name, key_name))
+        found = self._keys_with_instances([key_name], [instance_name], "Looking up service key '%s' of '%s'" % (key_name, instance_name))
+        return found.get((instance_name, key_name), (None, None))
+
+    def keys_by_instance(self, pairs):
+        """{(instance guid, key name): key} for many keys, with one list request per 50 instances."""
+        wanted = set(pairs)
+        found = {}
+        for key in self.list_keys(sorted({guid for guid, dummy in wanted})):
+            guid = (((key.get("relationships") or {}).get("service_instance") or {}).get("data") or {}).get("guid")
+            if (guid, key.get("name")) in wanted:
+                found[(guid, key.get("name"))] = key
+        return found
 
     def list_keys(self, instance_guids):
         if not instance_guids:

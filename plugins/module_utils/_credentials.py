@@ -265,15 +265,15 @@ def read_stored(source, path, fmt="auto", env_prefix=None, store=None, decrypt=N
     return parse_raw_service_key(stored, option=option, require_wrapper=True)
 
 
-def cf_key(module, instance, key, key_guid=None, option="key"):
+def cf_key(module, instance, key, key_guid=None, option="key", cf_client=None):
     """(raw, creds) of service key `key` of service instance `instance`, read through the Cloud Foundry API with the
-    module's CF connection options; registers the key's secrets."""
+    module's CF connection options (or ``cf_client``, a client that a batch shares); registers the key's secrets."""
     from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._cf import CfClient
 
     if not key:
         raise ParameterError(option, "the name of the service key of instance '%s' is required" % instance)
     try:
-        raw_data = CfClient.from_module(module).fetch_key(instance, key, key_guid)
+        raw_data = (cf_client or CfClient.from_module(module)).fetch_key(instance, key, key_guid)
     except ParameterError as exc:
         if exc.option != "name":
             raise

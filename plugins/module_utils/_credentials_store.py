@@ -11,6 +11,12 @@ fail on input is checked before the first write, so a bad key, format or path to
 Ansible Vault takes two module calls driven by the action plugin (which holds the run's vault secrets):
 ``_vault_phase: read`` renders the key and returns it with the current file content (base64, never shown);
 ``_vault_phase: write`` writes the ciphertext the plugin produced (or only fixes attributes when unchanged).
+
+The batch form (``destinations``, ``run_batch()``) runs the same per-destination logic for many destinations in
+one module run: the item options are the module's own (``batch_item_options()``), every item is validated before
+the first request or write, the items run on threads that share one Cloud Foundry client, and a failed item is
+reported with its name while the others go on. The action plugin drives the Ansible Vault phases for all vault
+items of a batch at once (one read run, then one write run).
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import base64
 import json
 import os
 
-from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import _credentials, _formats, _secret_io
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import _batch, _credentials, _formats, _secret_io
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._errors import ParameterError
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._redact import fingerprint
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._service_key import parse_raw_service_key
@@ -42,13 +48,14 @@ def key_fingerprint(creds):
     return fingerprint(json.dumps({name: creds.get(name) for name in FINGERPRINT_FIELDS}, sort_keys=True))
 
 
-def resolve_key(module):
+def resolve_key(module, cf_client=None):
     """Return (raw, creds) from whichever source option is set; registers the secrets with the module.
 
-    The readers are those of ``_credentials`` (the one home of credential resolution)."""
+    The readers are those of ``_credentials`` (the one home of credential resolution). ``cf_client``: a Cloud Foundry
+    client to share (a batch); without it, one is built from the module's options."""
     params = module.params
     if params.get("instance"):
-        raw, creds = _credentials.cf_key(module, params["instance"], params.get("key"), params.get("key_guid"))
+        raw, creds = _credentials.cf_key(module, params["instance"], params.get("key"), params.get("key_guid"), cf_client=cf_client)
     elif params.get("credentials") is not None:
         raw, creds = parse_raw_service_key(params["credentials"], option="credentials")
     elif params.get("content") is not None:
@@ -106,20 +113,36 @@ def _header(paths):
 class CredentialsStore:
     """One credentials_store task."""
 
-    def __init__(self, module):
+    def __init__(self, module, cf_client=None):
         self.module = module
         self.params = module.params
+        self.cf_client = cf_client
         for name in ("pkcs12_password", "token", "secret_id"):
             if self.params.get(name):
                 module.add_secrets(self.params[name])
 
+    def validate(self):
+        """The checks that need no request and no file: destination, format, and the combinations of options that the
+        argument spec checks for a single task (a batch item inherits task options, so they are checked again here)."""
+        params = self.params
+        if params["destination"] not in DESTINATIONS:
+            raise ParameterError("destination", "expected one of %s" % ", ".join(DESTINATIONS))
+        sources = [name for name in SOURCE_OPTIONS if params.get(name) not in (None, "")]
+        if len(sources) > 1:
+            raise ParameterError(sources[1], "parameters are mutually exclusive: %s" % "|".join(SOURCE_OPTIONS))
+        if params.get("key") and not params.get("instance") and not sources:
+            raise ParameterError("instance", "key needs instance (the service instance the key belongs to)")
+        if params.get("auth_method") == "approle" and params["destination"] == "hashicorp_vault":
+            missing = [name for name in ("role_id", "secret_id") if not params.get(name)]
+            if missing:
+                raise ParameterError(missing[0], "auth_method is approle but %s is missing" % ", ".join(missing))
+        return _format(params)
+
     def run(self):
         destination = self.params["destination"]
-        if destination not in DESTINATIONS:
-            raise ParameterError("destination", "expected one of %s" % ", ".join(DESTINATIONS))
+        fmt = self.validate()
         if destination in SAP_DESTINATIONS:
             return self.run_sap_store(destination)
-        fmt = _format(self.params)
         if destination == "hashicorp_vault":
             return self.run_kv()
         if destination == "ansible_vault":
@@ -131,7 +154,7 @@ class CredentialsStore:
         path = _file_path(self.params)
         if self.params["state"] == "absent":
             return self.remove_files(_output_paths(self.params, fmt, path), fmt)
-        raw, creds = resolve_key(self.module)
+        raw, creds = resolve_key(self.module, self.cf_client)
         options = _render_options(self.params)
         outputs = _formats.render(fmt, raw, creds, path, options)
         for item in outputs:
@@ -189,7 +212,7 @@ class CredentialsStore:
             return self.remove_files([path], fmt)
         phase = self.params.get("_vault_phase")
         if phase == "read":
-            raw, creds = resolve_key(self.module)
+            raw, creds = resolve_key(self.module, self.cf_client)
             outputs = _formats.render(fmt, raw, creds, path, _render_options(self.params))
             _secret_io.check_writable(path, module=self.module)
             result = self._base_result(fmt, raw, creds, [path])
@@ -217,7 +240,7 @@ class CredentialsStore:
         path = secret_path(params.get("path"))
         if params["state"] == "absent":
             return self.remove_kv(store, path)
-        raw, creds = resolve_key(self.module)
+        raw, creds = resolve_key(self.module, self.cf_client)
         fields = _formats.key_fields(raw)
         current = store.read(path)
         desired = plan_write(current.data, fields, replace=params["replace"])
@@ -280,7 +303,7 @@ class CredentialsStore:
         if self.params["state"] == "absent":
             result, diff = writer.absent()
         else:
-            creds = resolve_key(self.module)[1]
+            creds = resolve_key(self.module, self.cf_client)[1]
             result, diff = writer.present(creds, key_fingerprint(creds))
             result.update(fingerprint=key_fingerprint(creds), key_type=creds.get("key_type"), plan=creds.get("plan"))
         return self._finish(result, diff, "%s %s" % (destination, result["name"]))
@@ -308,4 +331,86 @@ class CredentialsStore:
 
 def run_module(module):
     """Entry point for the module: returns the result dict."""
-    return CredentialsStore(module).run()
+    result = CredentialsStore(module).run()
+    if module.params.get("label"):
+        result["label"] = module.params["label"]
+    return result
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the batch form: many destinations in one module run
+
+SOURCE_OPTIONS = ("instance", "credentials", "content", "src")
+# task options an item cannot set: the connection (one Cloud Foundry client for the batch), the common options and
+# the batch's own options
+NOT_ITEM_OPTIONS = ("destinations", "concurrency", "validate_certs", "ca_path", "timeout")
+
+
+def batch_item_options(argument_spec, cf_options):
+    """Every option of the module an item may set: all per-destination options, derived from the module's argspec,
+    so a new destination type's options are item options as well."""
+    return tuple(name for name in argument_spec if name not in NOT_ITEM_OPTIONS and name not in cf_options)
+
+
+def source_exclusive():
+    """Pairs of exclusive option groups: an item that names its own key source inherits no other source."""
+    groups = [("instance", "key", "key_guid"), ("credentials",), ("content",), ("src",)]
+    return [(first, second) for index, first in enumerate(groups) for second in groups[index + 1:]]
+
+
+def item_label(params):
+    """How results and errors name an item: its ``label`` (the client, in the roles), else destination:path (the
+    name of a destination in an SAP store)."""
+    return params.get("label") or "%s:%s" % (params.get("destination"), params.get("path") or params.get("name"))
+
+
+def run_batch(module, item_options, client_factory):
+    """``destinations``: every item validated, then all items on threads sharing one Cloud Foundry client (built only
+    when an item reads its key from Cloud Foundry). Returns ``{changed, destinations: [...], diff: [...]}`` in item
+    order; a failed item is ``{name, failed, changed: false, msg}`` and the task fails naming every failed item."""
+    concurrency = _batch.check_concurrency(module.params.get("concurrency"))
+    items = _batch.expand(dict(module.params), "destinations", item_options, exclusive=source_exclusive(),
+                          identity=("destination", "path", "name", "url", "mount"), require_first=False)
+    stores = []
+    for index, item_module in enumerate(_batch.item_modules(module, items)):
+        item = item_module.params
+        item.setdefault("label", None)
+        store = CredentialsStore(item_module)
+        try:
+            store.validate()
+        except ParameterError as exc:
+            where = "destinations[%d]%s" % (index, " (%s)" % item["label"] if item.get("label") else "")
+            raise _batch.item_parameter_error(exc, where) from None
+        stores.append(store)
+    if any(store.params.get("instance") and store.params["state"] == "present" for store in stores):
+        client = client_factory(module)
+        client.access_token()  # one login before the threads start
+        for store in stores:
+            store.cf_client = client
+
+    def one(store):
+        result = store.run()
+        result["label"] = item_label(store.params)
+        result.setdefault("destination", store.params["destination"])
+        return result
+
+    results, diffs, failures = [], [], []
+    for store, (result, error) in zip(stores, _batch.run_items(stores, one, concurrency)):
+        label = item_label(store.params)
+        if error is not None:
+            message = module.redactor.scrub("%s: %s" % (label, error))
+            failures.append(message)
+            results.append({"label": label, "destination": store.params["destination"], "path": store.params.get("path"),
+                            "name": store.params.get("name"),
+                            "failed": True, "changed": False, "msg": message})
+            continue
+        if "diff" in result and not store.params.get("_vault_phase"):
+            # (the action plugin completes the diff of an Ansible Vault item from both phases)
+            diffs.append(result.pop("diff"))
+        results.append(result)
+    output = {"changed": any(result.get("changed") for result in results), "destinations": results}
+    if module._diff and diffs:
+        output["diff"] = diffs
+    if failures:
+        module.fail_json(msg=_batch.failure_message("destinations", failures, len(stores)), **output)
+    return output

@@ -21,10 +21,12 @@ import datetime
 import hashlib
 import json
 import re
+import threading
 import time
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._cache import CacheError, FileCache, cache_key
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._deps import MissingDependencyError
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._errors import ApiError, ParameterError, api_error_from_response, safe_url
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._service_key import (
     PLAN_API,
@@ -356,10 +358,57 @@ def verify_signature(http, token, token_url, cert=None, jwt_namespace=None):
 # ---------------------------------------------------------------------------------------------------------------
 # entry points for modules
 
+class SharedTokens:
+    """The tokens of a batch of calls (``_batch.ItemModule.shared_tokens``): one token per credentials and options,
+    fetched (or read from the cache) by the first item that needs it while the other items of the same client wait."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._locks = {}
+        self._entries = {}
+
+    def lock_for(self, key):
+        with self._lock:
+            return self._locks.setdefault(key, threading.Lock())
+
+    def wrap(self, provider, key, on_error=None):
+        return _SharedProvider(self, provider, key, on_error)
+
+
+class _SharedProvider:
+    """A TokenProvider whose token is shared by the items of a batch (same interface: token(), invalidate())."""
+
+    def __init__(self, shared, provider, key, on_error=None):
+        self._shared = shared
+        self._provider = provider
+        self._key = key
+        self._on_error = on_error
+
+    def __getattr__(self, name):
+        return getattr(self._provider, name)
+
+    def token(self):
+        with self._shared.lock_for(self._key):
+            entry = self._shared._entries.get(self._key)
+            if entry is None:
+                try:
+                    entry = self._shared._entries[self._key] = self._provider.token()
+                except (ApiError, ParameterError, MissingDependencyError) as exc:
+                    if self._on_error is not None:
+                        self._on_error(exc)
+                    raise
+            return entry
+
+    def invalidate(self):
+        with self._shared.lock_for(self._key):
+            self._shared._entries.pop(self._key, None)
+            self._provider.invalidate()
+
+
 def token_provider(module, creds, http=None):
-    """A TokenProvider configured from the module's token options."""
+    """A TokenProvider configured from the module's token options (shared by the items of a batch of calls)."""
     params = module.params
-    return TokenProvider(
+    provider = TokenProvider(
         http or module.http(),
         creds,
         client_auth=params.get("client_auth") or "basic",
@@ -367,6 +416,12 @@ def token_provider(module, creds, http=None):
         min_ttl=params.get("min_ttl") if params.get("min_ttl") is not None else DEFAULT_MIN_TTL,
         warn=module.warn,
     )
+    shared = getattr(module, "shared_tokens", None)
+    if isinstance(shared, SharedTokens):
+        key = (token_cache_key(creds, provider.method), provider.use_cache, provider.min_ttl)
+        # a batch item remembers that its token could not be fetched (the item's result then says token_failed)
+        return shared.wrap(provider, key, on_error=lambda exc: setattr(module, "token_error", str(exc)))
+    return provider
 
 
 def bearer_token(module, creds, http=None):
@@ -383,6 +438,7 @@ __all__ = [
     "PLAN_HELP",
     "token_argument_spec",
     "TokenProvider",
+    "SharedTokens",
     "verify_signature",
     "bearer_token",
     "token_provider",

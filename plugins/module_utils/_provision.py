@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 
-from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import _certs, _it_rt, _service_key
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import _batch, _certs, _it_rt, _service_key
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._cf import IN_PROGRESS_STATES, last_operation, operation_in_progress
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._errors import ApiError, ParameterError
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._redact import fingerprint
@@ -76,6 +76,7 @@ class InstanceManager:
         self.offering = params["offering"]
         self.plan = params.get("plan")
         self.desired = None
+        self.defer_lookup = False
 
     # -- validation (no HTTP) ----------------------------------------------------------------------
     def validate(self):
@@ -296,10 +297,16 @@ class InstanceManager:
             return converged
         if job_url and self.p["wait"]:
             client.wait_for_job(job_url, self.p["wait_timeout"], "Creating service instance '%s'" % name)
-        after = client.find_instance(name)
-        if after is None:
-            raise ApiError("Service instance '%s' was created but cannot be found in the target space" % name)
-        return self._result(result, after, self.desired, "requested", adopted=adopted, before=before)
+
+        def created(after):
+            if after is None:
+                raise ApiError("Service instance '%s' was created but cannot be found in the target space" % name)
+            return self._result(result, after, self.desired, "requested", adopted=adopted, before=before)
+
+        if self.defer_lookup and not self.p["wait"]:
+            # a batch looks up all its new instances with one list request
+            return _batch.Deferred(name, created)
+        return created(client.find_instance(name))
 
     def absent(self):
         client = self.client
@@ -391,7 +398,8 @@ def instance_summary(client, instance, include_parameters=False):
 
 
 def wait_for_instances(client, names, wait_for, timeout):
-    """Poll the named instances (one list request per round) until all are ready or all are gone."""
+    """Poll the named instances (one list request per round) until all are ready (``settled``: ready or failed) or all
+    are gone."""
     deadline = client.clock() + timeout
     intervals = client.poll_intervals()
     while True:
@@ -404,7 +412,7 @@ def wait_for_instances(client, names, wait_for, timeout):
             if missing:
                 raise ApiError("Service instance(s) %s not found in the target space" % ", ".join("'%s'" % n for n in missing))
             failed = [item for item in instances if last_operation(item).get("state") == "failed"]
-            if failed:
+            if failed and wait_for != "settled":
                 raise ApiError("Service instance(s) failed: %s" % "; ".join(
                     "'%s' (%s: %s)" % (item["name"], last_operation(item).get("type"), last_operation(item).get("description") or "no details")
                     for item in failed))
@@ -459,6 +467,7 @@ class KeyManager:
         self.generate = False
         self.ca = None
         self.files = {}
+        self.defer_lookup = False
 
     # -- validation (no HTTP) ----------------------------------------------------------------------
     def validate(self):
@@ -739,20 +748,37 @@ class KeyManager:
                 key = self._wait_key(key, "Waiting for the creation of service key '%s'" % name)
             result["adopted"] = "create"
         else:
+            def created(key):
+                try:
+                    if key is None:
+                        raise ApiError("Service key '%s' was created but cannot be found" % name)
+                    if last_operation(key).get("state") == "failed":
+                        raise ApiError("Creating service key '%s' failed: %s" % (name, last_operation(key).get("description") or "no details"))
+                except ApiError as exc:
+                    if self._remove_failed(instance_guid):
+                        raise ApiError("%s. The key that failed to be created was removed; fix the cause and run the task again" % exc,
+                                       status=exc.status, method=exc.method, url=exc.url, code=exc.code, title=exc.title,
+                                       detail=exc.detail) from None
+                    raise
+                return self._created(result, key, instance_guid, instance_name, before, None)
+
             try:
                 if job_url and p["wait"]:
                     self.client.wait_for_job(job_url, p["wait_timeout"], "Creating service key '%s'" % name)
-                key = self.client.find_key(instance_guid, name)
-                if key is None:
-                    raise ApiError("Service key '%s' was created but cannot be found" % name)
-                if last_operation(key).get("state") == "failed":
-                    raise ApiError("Creating service key '%s' failed: %s" % (name, last_operation(key).get("description") or "no details"))
             except ApiError as exc:
                 if self._remove_failed(instance_guid):
                     raise ApiError("%s. The key that failed to be created was removed; fix the cause and run the task again" % exc,
                                    status=exc.status, method=exc.method, url=exc.url, code=exc.code, title=exc.title,
                                    detail=exc.detail) from None
                 raise
+            if self.defer_lookup and not p["wait"]:
+                # a batch looks up all its new keys with one list request
+                return _batch.Deferred((instance_guid, name), created)
+            return created(self.client.find_key(instance_guid, name))
+        return self._created(result, key, instance_guid, instance_name, before, existing)
+
+    def _created(self, result, key, instance_guid, instance_name, before, existing):
+        name = self.p["name"]
         if last_operation(key).get("state") == "failed":
             raise ApiError("Creating service key '%s' failed: %s" % (name, last_operation(key).get("description") or "no details"))
         if operation_in_progress(key):

@@ -172,6 +172,18 @@ def failure_message(method, url, status, expected, body_text, mpl_id, csrf_hands
     """A readable message for an unexpected status of an iFlow call."""
     where = "%s %s" % (method, safe_url(url))
     base = "iFlow call %s returned HTTP %s (expected %s)" % (where, status, ", ".join(str(code) for code in expected))
+    hint = status_hint(status, mpl_id, csrf_handshake)
+    snippet = text_snippet(body_text)
+    message = base
+    if hint:
+        message += ": " + hint
+    if snippet:
+        message += ". Response: " + snippet
+    return message
+
+
+def status_hint(status, mpl_id=None, csrf_handshake=False):
+    """What an error status of an iFlow call usually means (None when there is nothing to add)."""
     if status == 401:
         hint = ("the runtime did not accept the credentials: the token or secret is invalid or expired, the key was deleted, "
                 "or the client certificate was not presented or does not belong to an integration-flow key")
@@ -190,10 +202,4 @@ def failure_message(method, url, status, expected, body_text, mpl_id, csrf_hands
                 "sap_btp.cloud_integration.message_processing_log_info, mpl_id=%s)" % (mpl_id, mpl_id))
     else:
         hint = None
-    snippet = text_snippet(body_text)
-    message = base
-    if hint:
-        message += ": " + hint
-    if snippet:
-        message += ". Response: " + snippet
-    return message
+    return hint

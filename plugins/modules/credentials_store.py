@@ -148,7 +148,8 @@ options:
       - For O(destination=file) and O(destination=ansible_vault), the path of the file to write. For O(format=pem), the
         certificate chain goes here and the private key to O(private_key_path).
       - For O(destination=hashicorp_vault), the path of the secret inside the KV mount O(mount), for example V(cpi/acme-dev).
-      - Required for those three destinations; not used by V(btp_destination) and V(cpi_security_material).
+      - Required for those three destinations (in the task or in every item of O(destinations)); not used by
+        V(btp_destination) and V(cpi_security_material).
     type: str
   format:
     description:
@@ -238,6 +239,175 @@ options:
         instead of deleting (soft-deleting) its latest version.
     type: bool
     default: false
+  label:
+    description:
+      - A label for the task's result and errors, for example the client the key belongs to. In O(destinations),
+        the label of the item (the roles set the client's name); an item without one is named
+        C(<destination>:<path>) (C(<destination>:<name>) for the SAP stores).
+    type: str
+    version_added: 1.0.0
+  destinations:
+    description:
+      - Many destinations in one task - faster than a loop, which starts a module process for every item (about
+        0.5 s each) and runs the items one after the other. The items run on O(concurrency) threads that share one
+        Cloud Foundry login; Ansible Vault files of all items are encrypted by the action plugin in the same task.
+      - Each item sets the options of one destination; an option an item does not set is taken from the task
+        (O(destination), O(mode), O(url), ...). An item that sets a key source (O(destinations[].instance),
+        O(destinations[].credentials), O(destinations[].content) or O(destinations[].src)) takes no other source from the task.
+      - Every item is validated before the first request or write, so an invalid item changes nothing. An item that
+        fails later does not stop the others; the task then fails, names every failed item (by O(destinations[].label)),
+        and RV(destinations) still reports all of them.
+      - Mutually exclusive with O(path).
+    type: list
+    elements: dict
+    version_added: 1.0.0
+    suboptions:
+      label:
+        description: Label of this item in RV(destinations) and in errors (see O(label)).
+        type: str
+      name:
+        description: O(name) of this destination (the BTP destination or the security material artifact).
+        type: str
+      client_authentication:
+        description: O(client_authentication) of this destination.
+        type: str
+      description:
+        description: O(description) of this destination.
+        type: str
+      destination_level:
+        description: O(destination_level) of this destination.
+        type: str
+        choices: [subaccount, instance]
+      destination_properties:
+        description: O(destination_properties) of this destination.
+        type: dict
+      destination_service_key:
+        description: O(destination_service_key) of this destination.
+        type: raw
+      destination_service_key_path:
+        description: O(destination_service_key_path) of this destination.
+        type: path
+      security_material_type:
+        description: O(security_material_type) of this destination.
+        type: str
+        choices: [oauth2_client_credentials, user_credentials]
+      target_service_key:
+        description: O(target_service_key) of this destination.
+        type: raw
+      target_service_key_path:
+        description: O(target_service_key_path) of this destination.
+        type: path
+      state:
+        description: O(state) of this destination.
+        type: str
+        choices: [present, absent]
+      destination:
+        description: O(destination) of this destination.
+        type: str
+        choices: [file, ansible_vault, hashicorp_vault, btp_destination, cpi_security_material]
+      instance:
+        description: O(instance) of this destination.
+        type: str
+      key:
+        description: O(key) of this destination.
+        type: str
+      key_guid:
+        description: O(key_guid) of this destination.
+        type: str
+      credentials:
+        description: O(credentials) of this destination.
+        type: raw
+      content:
+        description: O(content) of this destination.
+        type: str
+      src:
+        description: O(src) of this destination.
+        type: path
+      path: {description: O(path) of this destination (not used by the SAP stores)., type: str}
+      format:
+        description: O(format) of this destination.
+        type: str
+        choices: [json, yaml, env, pem, pkcs12, postman]
+      private_key_path:
+        description: O(private_key_path) of this destination.
+        type: path
+      certificate_path:
+        description: O(certificate_path) of this destination.
+        type: path
+      pkcs12_password:
+        description: O(pkcs12_password) of this destination.
+        type: str
+      pkcs12_friendly_name:
+        description: O(pkcs12_friendly_name) of this destination.
+        type: str
+      env_prefix:
+        description: O(env_prefix) of this destination.
+        type: str
+      postman_name:
+        description: O(postman_name) of this destination.
+        type: str
+      mode:
+        description: O(mode) of this destination.
+        type: raw
+      owner:
+        description: O(owner) of this destination.
+        type: str
+      group:
+        description: O(group) of this destination.
+        type: str
+      backup:
+        description: O(backup) of this destination.
+        type: bool
+      vault_id:
+        description: O(vault_id) of this destination.
+        type: str
+      cas:
+        description: O(cas) of this destination.
+        type: int
+      replace:
+        description: O(replace) of this destination.
+        type: bool
+      destroy:
+        description: O(destroy) of this destination.
+        type: bool
+      url:
+        description: O(url) of this destination.
+        type: str
+      auth_method:
+        description: O(auth_method) of this destination.
+        type: str
+        choices: [token, approle]
+      token:
+        description: O(token) of this destination.
+        type: str
+      role_id:
+        description: O(role_id) of this destination.
+        type: str
+      secret_id:
+        description: O(secret_id) of this destination.
+        type: str
+      approle_mount:
+        description: O(approle_mount) of this destination.
+        type: str
+      mount:
+        description: O(mount) of this destination.
+        type: str
+      namespace:
+        description: O(namespace) of this destination.
+        type: str
+      _vault_phase:
+        description: Internal, set by the action plugin of this module. Do not set it.
+        type: str
+        choices: [read, write]
+      _vault_content:
+        description: Internal, set by the action plugin of this module. Do not set it.
+        type: str
+  concurrency:
+    description:
+      - With O(destinations), how many destinations are worked on at the same time (1-32).
+    type: int
+    default: 8
+    version_added: 1.0.0
   _vault_phase:
     description:
       - Internal, set by the action plugin of this module for O(destination=ansible_vault). Do not set it.
@@ -432,6 +602,20 @@ backup_files:
   type: list
   elements: str
   sample: [/etc/cpi/orders.json.12345.2026-01-01@10:00:00~]
+label:
+  description: O(label) (in RV(destinations), the item's label, or C(<destination>:<path>), C(<destination>:<name>) for the SAP stores).
+  returned: with O(destinations), and when O(label) is set
+  type: str
+  sample: orders-client
+  version_added: 1.0.0
+destinations:
+  description:
+    - With O(destinations), the result of every item in the order of the items - the keys described here
+      (RV(destination), RV(path), RV(changed_fields), ...) and C(changed); a failed item has C(failed) and C(msg).
+  returned: with O(destinations)
+  type: list
+  elements: dict
+  sample: [{label: orders-client, destination: file, path: /etc/cpi/orders.json, changed: true, changed_fields: [clientsecret]}]
 vault_id:
   description: The vault ID the file is encrypted with.
   returned: when O(destination=ansible_vault) and O(state=present)
@@ -439,8 +623,9 @@ vault_id:
   sample: prod
 """
 
-from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._cf import cf_argument_spec, cf_module_kwargs, merge_module_kwargs
-from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._credentials_store import run_module
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import _batch
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._cf import CfClient, cf_argument_spec, cf_module_kwargs, merge_module_kwargs
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._credentials_store import batch_item_options, run_batch, run_module
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._destination_service import destination_argument_spec
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._formats import FORMATS
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._module import CloudIntegrationModule
@@ -460,6 +645,7 @@ def argument_spec():
         content=dict(type="str", no_log=True),
         src=dict(type="path"),
         path=dict(type="str"),
+        label=dict(type="str"),
         format=dict(type="str", choices=list(FORMATS)),
         private_key_path=dict(type="path", no_log=False),
         certificate_path=dict(type="path"),
@@ -483,7 +669,20 @@ def argument_spec():
     spec.update(vault_argument_spec())
     spec.update(destination_argument_spec())
     spec.update(security_material_argument_spec())
+    spec["concurrency"] = dict(type="int", default=8)
+    spec["destinations"] = dict(type="list", elements="dict", options=_batch.item_spec(spec, item_options(spec), required=()))
     return spec
+
+
+def item_options(spec):
+    """The options a destinations item may set: every per-destination option of the module."""
+    return batch_item_options(spec, cf_argument_spec())
+
+
+def run(module):
+    if module.params.get("destinations") is not None:
+        return run_batch(module, item_options(argument_spec()), CfClient.from_module)
+    return run_module(module)
 
 
 def main():
@@ -491,12 +690,12 @@ def main():
         argument_spec=argument_spec(),
         supports_check_mode=True,
         **merge_module_kwargs(cf_module_kwargs(), dict(
-            mutually_exclusive=[("instance", "credentials", "content", "src")],
+            mutually_exclusive=[("instance", "credentials", "content", "src"), ("path", "destinations")],
             required_together=[("instance", "key")],
             required_if=[("auth_method", "approle", ("role_id", "secret_id"))],
         ))
     )
-    result = module.run(run_module, module)
+    result = module.run(run, module)
     module.exit_json(**result)
 
 

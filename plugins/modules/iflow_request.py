@@ -143,6 +143,221 @@ options:
         iFlow; a POST or PATCH is repeated only when it provably was not received (connection refused, 429).
     type: int
     default: 3
+  name:
+    description:
+      - A label for the result and errors, for example the client that makes the call. In O(requests), the name of
+        the item.
+    type: str
+    version_added: 1.0.0
+  _requests_stored_keys:
+    description:
+      - Internal, the keys the action plugin read on the controller for the O(requests[].stored) of the items. Do not set it.
+    type: raw
+    version_added: 1.0.0
+  requests:
+    description:
+      - Many calls in one task - faster than a loop, which starts a module process for every call (about 0.5 s each)
+        and makes the calls one after the other. The calls run on O(concurrency) threads that share the connection
+        pool and the tokens - one token per client (credentials), fetched or read from the cache once, however many
+        calls the client makes.
+      - Each item sets the options of one call; an option an item does not set is taken from the task (O(method),
+        O(status_code), O(service_key_path), ...). An item that sets its own credentials takes no other credential
+        option from the task. Items may repeat (the same call several times).
+      - Every item is validated (credentials read, plan checked) before the first request. A call that fails does not
+        stop the others; the task then fails and names every failed item, and RV(requests) still holds all results.
+      - In check mode no call is sent, but each client's token is fetched (which changes nothing), so that the
+        credentials are checked.
+    type: list
+    elements: dict
+    version_added: 1.0.0
+    suboptions:
+      instance:
+        description: See O(instance).
+        type: str
+      stored:
+        description: See O(stored).
+        type: dict
+        suboptions:
+          source:
+            description: See O(stored.source).
+            type: str
+            choices: [file, ansible_vault, hashicorp_vault]
+            default: file
+          path:
+            description: See O(stored.path).
+            type: str
+            required: true
+          format:
+            description: See O(stored.format).
+            type: str
+            choices: [auto, json, yaml, env, postman]
+            default: auto
+          env_prefix:
+            description: See O(stored.env_prefix).
+            type: str
+            default: CPI_
+          url:
+            description: See O(stored.url).
+            type: str
+          auth_method:
+            description: See O(stored.auth_method).
+            type: str
+            choices: [token, approle]
+            default: token
+          token:
+            description: See O(stored.token).
+            type: str
+          role_id:
+            description: See O(stored.role_id).
+            type: str
+          secret_id:
+            description: See O(stored.secret_id).
+            type: str
+          approle_mount:
+            description: See O(stored.approle_mount).
+            type: str
+            default: approle
+          mount:
+            description: See O(stored.mount).
+            type: str
+            default: secret
+          namespace:
+            description: See O(stored.namespace).
+            type: str
+      key:
+        description: See O(key).
+        type: str
+        aliases: [key_name]
+      artifact_id:
+        description: See O(artifact_id).
+        type: str
+      api_credentials:
+        description: See O(api_credentials).
+        type: dict
+        suboptions:
+          service_key:
+            description: See O(api_credentials.service_key).
+            type: raw
+          service_key_path:
+            description: See O(api_credentials.service_key_path).
+            type: path
+          client_id:
+            description: See O(api_credentials.client_id).
+            type: str
+          client_secret:
+            description: See O(api_credentials.client_secret).
+            type: str
+          token_url:
+            description: See O(api_credentials.token_url).
+            type: str
+          url:
+            description: See O(api_credentials.url).
+            type: str
+          client_cert:
+            description: See O(api_credentials.client_cert).
+            type: str
+          client_key:
+            description: See O(api_credentials.client_key).
+            type: str
+      service_key:
+        description: O(service_key) of this call.
+        type: raw
+      service_key_path:
+        description: O(service_key_path) of this call.
+        type: path
+      client_id:
+        description: O(client_id) of this call.
+        type: str
+      client_secret:
+        description: O(client_secret) of this call.
+        type: str
+      token_url:
+        description: O(token_url) of this call.
+        type: str
+      url:
+        description: O(url) of this call.
+        type: str
+      client_cert:
+        description: O(client_cert) of this call.
+        type: str
+      client_key:
+        description: O(client_key) of this call.
+        type: str
+      allow_http:
+        description: O(allow_http) of this call.
+        type: bool
+      client_auth:
+        description: O(client_auth) of this call.
+        type: str
+        choices:
+        - basic
+        - body
+        - query
+      cache:
+        description: O(cache) of this call.
+        type: bool
+      min_ttl:
+        description: O(min_ttl) of this call.
+        type: int
+      path:
+        description: O(path) of this call.
+        type: str
+      method:
+        description: O(method) of this call.
+        type: str
+        choices:
+        - GET
+        - HEAD
+        - POST
+        - PUT
+        - PATCH
+        - DELETE
+        - OPTIONS
+      body:
+        description: O(body) of this call.
+        type: raw
+      body_format:
+        description: O(body_format) of this call.
+        type: str
+        choices:
+        - auto
+        - json
+        - raw
+      src:
+        description: O(src) of this call.
+        type: path
+      headers:
+        description: O(headers) of this call.
+        type: dict
+      correlation_id:
+        description: O(correlation_id) of this call.
+        type: str
+      auth:
+        description: O(auth) of this call.
+        type: str
+        choices:
+        - oauth
+        - basic
+        - certificate
+      csrf:
+        description: O(csrf) of this call.
+        type: bool
+      status_code:
+        description: O(status_code) of this call.
+        type: list
+        elements: int
+      retries:
+        description: O(retries) of this call.
+        type: int
+      name:
+        description: Name of this item in the results and in errors (see O(name)).
+        type: str
+  concurrency:
+    description:
+      - With O(requests), how many calls are made at the same time (1-32).
+    type: int
+    default: 8
+    version_added: 1.0.0
 attributes:
   check_mode:
     support: partial
@@ -188,6 +403,17 @@ EXAMPLES = r"""
     headers:
       Content-Type: text/xml; charset=utf-8
 
+- name: Two calls for each of two clients in one task (one token per client)
+  sap_btp.cloud_integration.iflow_request:
+    path: /products/details
+    body: {productIdentifier: HT-2000}
+    requests:
+      - {name: orders, service_key_path: /etc/cpi/orders-key.json}
+      - {name: orders, service_key_path: /etc/cpi/orders-key.json, body: {productIdentifier: HT-1000}}
+      - {name: billing, service_key_path: /etc/cpi/billing-key.json}
+      - {name: billing, service_key_path: /etc/cpi/billing-key.json, path: /orders, body: {orderId: 4711}}
+  register: calls
+
 - name: Call an iFlow by its id (endpoint from ServiceEndpoints, read with an api key; fails clearly if not deployed)
   sap_btp.cloud_integration.iflow_request:
     service_key: "{{ iflow_key }}"
@@ -206,6 +432,28 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+hint:
+  description:
+    - What an error status usually means (for example for 403, the role the sender adapter requires), also when the
+      status is among O(status_code).
+  returned: when the status is 400 or higher and there is a hint
+  type: str
+  sample: "authenticated but not authorised: the service instance lacks the role the sender adapter requires (default ESBMessaging.send)"
+  version_added: 1.0.0
+token_failed:
+  description: True when no token could be fetched (the call was not sent); the message of the failure tells why.
+  returned: when fetching the token failed
+  type: bool
+  sample: true
+  version_added: 1.0.0
+requests:
+  description:
+    - With O(requests), the result of every call in the order of the items - the keys described here (RV(status),
+      RV(body), RV(mpl_id), ...), C(changed), C(name) when the item has one, and C(failed) with C(msg) for a failed call.
+  returned: with O(requests)
+  type: list
+  elements: dict
+  sample: [{name: orders-client, status: 200, mpl_id: AGXa1b2c3d4e5f6g7h8i9j0k1l2m, changed: true}]
 status:
   description: The HTTP status of the answer.
   returned: when a request was sent
@@ -270,8 +518,9 @@ failure_kind:
   version_added: 1.0.0
 """
 
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import _batch
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._artifacts import ArtifactApi, EndpointResolver
-from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._errors import ParameterError, safe_url
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._errors import ApiError, ParameterError, safe_url
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._credentials import argument_spec as credentials_argument_spec
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._credentials import module_kwargs as credentials_module_kwargs
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._credentials import (
@@ -284,6 +533,7 @@ from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._module 
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._oauth import (
     PLAN_API,
     PLAN_IFLOW,
+    SharedTokens,
     token_argument_spec,
     token_provider,
 )
@@ -298,6 +548,7 @@ from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._runtime
     iflow_url,
     mpl_id_from,
     parse_body,
+    status_hint,
 )
 
 STALE_ENDPOINT_STATUSES = (404, 503)
@@ -329,17 +580,27 @@ class _Endpoint:
             return found["url"], resolver.from_cache
 
 
-def call(module):
+def call(module, validate_only=False):
     params = module.params
     if params["retries"] < 0:
         raise ParameterError("retries", "must be 0 or more")
+    # (the argument spec checks these for a task; an item of O(requests) inherits task options, so again here)
+    if params.get("body") is not None and params.get("src"):
+        raise ParameterError("body", "parameters are mutually exclusive: body|src")
+    if params.get("path") is not None and params.get("artifact_id") is not None:
+        raise ParameterError("artifact_id", "parameters are mutually exclusive: path|artifact_id")
     by_id = bool(params.get("artifact_id") is not None)
-    creds = resolve(module, require_url=not by_id, plan=PLAN_IFLOW, purpose="an iFlow call (iflow_request)")
+    # an item of a batch resolves its credentials once, when it is validated (an instance key is one CF request)
+    creds = module.__dict__.get("resolved_credentials")
+    if creds is None:
+        creds = resolve(module, require_url=not by_id, plan=PLAN_IFLOW, purpose="an iFlow call (iflow_request)")
+    endpoint = _Endpoint(module) if by_id else None
+    if validate_only:
+        module.__dict__["resolved_credentials"] = creds
+        return None
     http = module.http(retries=params["retries"])
-    endpoint = None
     cached = False
     if by_id:
-        endpoint = _Endpoint(module)
         url, cached = endpoint.resolve()
     else:
         url = iflow_url(creds["url"], path=params.get("path"))
@@ -365,6 +626,16 @@ def call(module):
 
     caller = IflowCaller(http, creds, auth=params["auth"], token_source=token_source, csrf=params["csrf"])
     caller.check()
+    if provider is not None and (not module.check_mode or getattr(module, "shared_tokens", None) is not None):
+        # the token first, so that a failure to get one is told apart from a failed call (token_failed); a batch
+        # checks its tokens in check mode too (a token request changes nothing)
+        try:
+            token_source(False)
+        except (ApiError, ParameterError) as exc:
+            failed = {"changed": False, "failed": True, "msg": str(exc), "token_failed": True, "endpoint": safe_url(url)}
+            if isinstance(exc, ApiError):
+                failed.update(exc.to_result())
+            return failed
     if module.check_mode:
         result["msg"] = "check mode: the %s request to %s was not sent" % (method, safe_url(url))
         return result
@@ -391,10 +662,19 @@ def call(module):
         elapsed=round(elapsed, 3),
         csrf_handshake=caller.csrf_handshake,
     )
+    if response.status_code >= 400 and status_hint(response.status_code, mpl_id, caller.csrf_handshake):
+        result["hint"] = status_hint(response.status_code, mpl_id, caller.csrf_handshake)
     if response.status_code not in params["status_code"]:
         result["failed"] = True
         result["msg"] = failure_message(method, url, response.status_code, params["status_code"], text, mpl_id, caller.csrf_handshake)
     return result
+
+
+def run(module, spec):
+    if module.params.get("requests") is not None:
+        return _batch.run_calls(module, "requests", _batch.call_item_options(spec), call, "iFlow calls", tokens=SharedTokens(),
+                                exclusive=_batch.credential_exclusive((("body",), ("src",)), (("path",), ("artifact_id",))))
+    return call(module)
 
 
 def main():
@@ -415,12 +695,13 @@ def main():
         status_code=dict(type="list", elements="int", default=[200, 201, 202, 204]),
         retries=dict(type="int", default=3),
     )
+    _batch.add_requests_option(spec)
     module = CloudIntegrationModule(
         argument_spec=spec,
         supports_check_mode=True,
         **credentials_module_kwargs(mutually_exclusive=[("body", "src"), ("path", "artifact_id")])
     )
-    result = module.run(call, module)
+    result = module.run(run, module, spec)
     if result.pop("failed", False):
         msg = result.pop("msg")
         module.fail_json(msg=msg, **result)

@@ -344,11 +344,19 @@ EXCLUSIVE = ((("parameters",), TYPED),)
 
 
 def run(module):
+    def batch_manager(item):
+        manager = InstanceManager(None, item, check_mode=module.check_mode, warn=module.warn)
+        manager.defer_lookup = True
+        return manager
+
     if module.params.get("instances") is not None:
         return _batch.run_batch(
             module, "instances", _batch.expand(dict(module.params), "instances", ITEM_OPTIONS, EXCLUSIVE),
-            lambda item: InstanceManager(None, item, check_mode=module.check_mode, warn=module.warn),
-            CfClient.from_module, "service instances", lambda manager: {"name": manager.p["name"]})
+            batch_manager, CfClient.from_module, "service instances", lambda manager: {"name": manager.p["name"]},
+            # one list request looks every instance up before, and one every new instance after (not one per instance)
+            prepare=lambda client, managers: client.prefetch_instances([manager.p["name"] for manager in managers]),
+            resolve=lambda client, names: {item["name"]: item for start in range(0, len(names), 100)
+                                           for item in client.list_instances(names=names[start:start + 100])})
     return _batch.run_one(module, InstanceManager(None, dict(module.params), check_mode=module.check_mode, warn=module.warn),
                           CfClient.from_module)
 

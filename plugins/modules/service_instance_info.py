@@ -50,10 +50,12 @@ options:
     description:
       - V(ready) waits until each instance in O(names) exists and has no operation in progress; fails when one of
         them failed, with the broker's message.
+      - V(settled) waits like V(ready) but does not fail when an instance failed - the failed instances are returned
+        with their C(last_operation), so that a play can go on with the others (V(settled) was added in 1.0.0).
       - V(absent) waits until none of O(names) exists any more.
       - V(none) returns the current state at once.
     type: str
-    choices: [none, ready, absent]
+    choices: [none, ready, settled, absent]
     default: none
   wait_timeout:
     description:
@@ -184,7 +186,7 @@ def main():
         offering=dict(type="str", default="it-rt"),
         plan=dict(type="str"),
         include_parameters=dict(type="bool", default=False),
-        wait_for=dict(type="str", default="none", choices=["none", "ready", "absent"]),
+        wait_for=dict(type="str", default="none", choices=["none", "ready", "settled", "absent"]),
         wait_timeout=dict(type="int", default=600),
     )
     module = CloudIntegrationModule(argument_spec=argument_spec, supports_check_mode=True, **cf_module_kwargs())

@@ -485,10 +485,23 @@ def run(module):
 
     if params.get("keys") is not None:
         items = _batch.expand(dict(params), "keys", ITEM_OPTIONS, EXCLUSIVE, identity=("name", "instance", "instance_guid"))
+
+        def batch_manager(item):
+            manager = make(item)
+            manager.defer_lookup = True
+            return manager
+
+        def prepare(client, managers):
+            # one list request for the keys and one for the instances of all items (not one of each per key)
+            by_name = [manager for manager in managers if not manager.p.get("instance_guid") and manager.p["state"] == "present"]
+            if by_name:
+                client.prefetch_keys([(manager.p["instance"], manager.p["name"]) for manager in by_name])
+                client.prefetch_instances([manager.p["instance"] for manager in by_name])
+
         return _batch.run_batch(
-            module, "keys", items, make, CfClient.from_module, "service keys",
+            module, "keys", items, batch_manager, CfClient.from_module, "service keys",
             lambda manager: {"name": manager.p["name"], "instance": manager.p.get("instance"), "instance_guid": manager.p.get("instance_guid")},
-            result_key="service_keys", finalise=finalise_batch)
+            result_key="service_keys", finalise=finalise_batch, prepare=prepare, resolve=lambda client, pairs: client.keys_by_instance(pairs))
     return _batch.run_one(module, make(dict(params)), CfClient.from_module)
 
 

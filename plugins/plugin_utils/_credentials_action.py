@@ -25,7 +25,23 @@ class StoredKeyError(Exception):
 
 
 def module_args(loader, args):
-    """The task's arguments, with the stored key read on the controller when ``stored`` names a file."""
+    """The task's arguments, with the stored key read on the controller when ``stored`` names a file - for the task
+    and for every item of a batch (``requests``) that names its own ``stored``."""
+    args = _with_stored_key(loader, args, "stored")
+    items = args.get("requests")
+    if isinstance(items, list) and any(isinstance(item, dict) and item.get("stored") for item in items):
+        keys = {}
+        for index, item in enumerate(items):
+            if isinstance(item, dict):
+                read = _with_stored_key(loader, item, "requests[%d].stored" % index)
+                if STORED_KEY_PARAM in read:
+                    keys[str(index)] = read[STORED_KEY_PARAM]
+        if keys:
+            args = dict(args, _requests_stored_keys=keys)
+    return args
+
+
+def _with_stored_key(loader, args, option):
     stored = args.get("stored")
     if not isinstance(stored, dict) or (stored.get("source") or "file") == "hashicorp_vault" or not stored.get("path"):
         return args
@@ -39,7 +55,9 @@ def module_args(loader, args):
         raw, dummy = read_stored(source, path, stored.get("format") or "auto", stored.get("env_prefix"), decrypt=decrypt, option="stored")
     except (ParameterError, _ansible_vault.VaultFileError) as exc:
         message = to_text(exc)
-        raise StoredKeyError(message if message.startswith("stored") else "stored: %s" % message) from None
+        if message.startswith("stored"):
+            message = message[len("stored"):].lstrip(": ")
+        raise StoredKeyError("%s: %s" % (option, message)) from None
     args = dict(args)
     args[STORED_KEY_PARAM] = raw
     return args

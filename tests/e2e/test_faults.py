@@ -243,3 +243,36 @@ def test_persistent_failures_are_explained(fault, expected, tenant_factory, run_
     rerun = tenant.onboard(run_playbook)
     assert rerun.rc == 0, rerun.describe()
     tenant.assert_converged()
+
+
+def test_one_failing_client_does_not_hold_back_the_others(tenant_factory, run_playbook):
+    """Issue 14, section 2: with two failed broker creates of each kind among 10 clients, ONE run carries every
+    healthy client through all the steps (instance, key, file and vault), then fails naming the failed clients."""
+    tenant = tenant_factory(clients=10)
+    tenant.admin("POST", "/faults", json=[
+        {"route": "*", "kind": "fail_operation", "operation": "service_instance.create", "count": 2,
+         "message": "Injected broker failure: the it-rt broker is busy"},
+        {"route": "*", "kind": "fail_operation", "operation": "service_keys.create", "count": 2, "mode": "sync",
+         "message": "Injected broker failure: key generation failed"},
+    ])
+    first = tenant.onboard(run_playbook)
+    assert first.rc != 0, first.describe()
+    messages = first.failure_messages()
+    assert_actionable(messages)
+    final = next(m for m in messages if "Onboarding of" in m)
+    failed = [c["name"] for c in tenant.clients if "%s - failed in task '" % c["name"] in final]
+    assert 2 <= len(failed) <= 4, "expected the 2-4 clients hit by the broker failures to be named: %s" % final
+    assert "Injected broker failure" in final, final
+    healthy = [c for c in tenant.clients if c["name"] not in failed]
+    for client in healthy:
+        path = tenant.dest / ("%s.json" % client["name"])
+        assert path.exists(), "healthy client %s got no credentials in the first run:\n%s" % (client["name"], final)
+        secret = requests.get("%s/v1/secret/data/faults/%s" % (tenant.vault.addr, client["name"]),
+                              headers={"X-Vault-Token": tenant.vault.token}, timeout=10)
+        assert secret.status_code == 200, "healthy client %s has no vault secret" % client["name"]
+    for name in failed:
+        assert not (tenant.dest / ("%s.json" % name)).exists(), "failed client %s got a credentials file" % name
+    tenant.admin("DELETE", "/faults")
+    rerun = tenant.onboard(run_playbook)
+    assert rerun.rc == 0, rerun.describe()
+    tenant.assert_converged()

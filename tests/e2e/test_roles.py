@@ -198,6 +198,41 @@ def test_smoke_test_fails_on_broken_iflow(e2e, onboarded, run_playbook, e2e_env)
     assert stats["passed"] is False and stats["failed_clients"] == [broken["name"]]
 
 
+def test_smoke_test_reports_unreadable_credentials_and_tests_the_others(e2e, onboarded, run_playbook, e2e_env):
+    """Issue 14, section 2: a client whose stored credentials cannot be read (OpenBao down) is FAILED with the reason,
+    the other clients are tested, and both reports are written anew (no stale report of an earlier run is left)."""
+    prefix = onboarded["prefix"]
+    clients = json.loads(json.dumps(onboarded["clients"]))
+    down = next(c for c in clients if c["name"] == prefix + "-ship")
+    down["destinations"][0]["url"] = "http://127.0.0.1:9"  # nothing listens there: the vault is down
+    reports = e2e_env / "reports"
+    reports.mkdir(exist_ok=True)
+    for suffix in ("xml", "md"):
+        (reports / ("smoke_test-acme-tenant." + suffix)).write_text("STALE REPORT of an earlier run", encoding="utf-8")
+    host_vars = dict(onboarded["host_vars"], cloud_integration_clients=clients, cloud_integration_report_dir=str(reports))
+    inventory = e2e.write_inventory(e2e_env / "inventory.yml", {"acme-tenant": host_vars})
+    result = run_playbook("smoke_test", inventory, env=onboarded["env"])
+    assert result.rc != 0
+    failure = " ".join(result.failure_messages())
+    assert "1 of 3 client(s)" in failure and down["name"] in failure, failure
+
+    summary = (reports / "smoke_test-acme-tenant.md").read_text(encoding="utf-8")
+    assert "STALE" not in summary
+    assert "| %s-api | api | secret | yes | 200, 200 | n/a |" % prefix in summary
+    assert "| %s-orders | integration-flow | secret | yes | 200 | COMPLETED |" % prefix in summary
+    suite = ET.parse(reports / "smoke_test-acme-tenant.xml").getroot().find("testsuite")
+    assert suite.get("tests") == "3" and suite.get("failures") == "1"
+    cases = {case.get("name"): case for case in suite.iter("testcase")}
+    message = cases[down["name"]].find("failure").get("message")
+    assert "credentials (hashicorp_vault e2e/%s)" % down["name"] in message and "127.0.0.1:9" in message, message
+    # the item of the unreadable client is named by a label without secrets and shows its reason (not censored)
+    probes = [host["results"] for play in result.data["plays"] for task in play["tasks"]
+              if task["task"]["name"].endswith("Check that the stored credentials can be read") for host in task["hosts"].values()]
+    failed_items = [item for results in probes for item in results if item.get("failed")]
+    assert [item["smoke_test_name"] for item in failed_items] == [down["name"]], failed_items
+    assert "127.0.0.1:9" in failed_items[0].get("msg", ""), failed_items[0]
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # key rotation
 

@@ -251,3 +251,58 @@ def _sealed_read(*args, **kwargs):
 def _with_factory(kv_store, factory):
     kv_store._client_factory = factory
     return kv_store
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the destinations batch (issue 19)
+
+def test_destinations_batch_check_real_idempotent(monkeypatch, capsys, tmp_path, memory_kv):
+    items = [{"label": "orders", "credentials": secret_key(), "path": str(tmp_path / "orders.json")},
+             {"label": "orders", "credentials": secret_key(), "path": str(tmp_path / "orders.env"), "format": "env"},
+             {"label": "ship", "credentials": certificate_key(), "destination": "hashicorp_vault", "path": "cpi/ship"}]
+    args = {"destinations": items, "url": "http://127.0.0.1:1", "token": "tok-123456", "concurrency": 2}
+    result = run(monkeypatch, capsys, args, check_mode=True)
+    assert result["changed"] and not os.path.exists(items[0]["path"]) and "cpi/ship" not in memory_kv.versions
+    assert [item["label"] for item in result["destinations"]] == ["orders", "orders", "ship"]
+    assert len(result["diff"]) == 3
+    result = run(monkeypatch, capsys, args)
+    assert [item["changed"] for item in result["destinations"]] == [True, True, True]
+    assert json.load(open(items[0]["path"])) == secret_key()
+    assert "CPI_CLIENT_SECRET=" in open(items[1]["path"]).read()
+    assert result["destinations"][2]["kv_path"] == "secret/cpi/ship" and memory_kv.versions["cpi/ship"][-1]["key"] == pki()[1]
+    again = run(monkeypatch, capsys, args)
+    assert again["changed"] is False and not any(item["changed"] for item in again["destinations"])
+
+
+def test_destinations_batch_reports_a_failed_item_and_writes_the_others(monkeypatch, capsys, tmp_path):
+    good = str(tmp_path / "good.json")
+    items = [{"label": "good", "credentials": secret_key(), "path": good},
+             {"label": "down", "credentials": secret_key(), "destination": "hashicorp_vault", "path": "cpi/down",
+              "url": "http://127.0.0.1:9", "token": "tok-123456"}]
+    result = run(monkeypatch, capsys, {"destinations": items, "timeout": 2})
+    assert result["failed"] and result["msg"].startswith("1 of 2 destinations failed: down: ")
+    assert "cannot reach the vault at http://127.0.0.1:9" in result["msg"]
+    assert json.load(open(good)) == secret_key() and result["destinations"][0]["changed"]
+    failed = result["destinations"][1]
+    assert failed == {"label": "down", "name": None, "destination": "hashicorp_vault", "path": "cpi/down", "failed": True, "changed": False,
+                      "msg": failed["msg"]}
+
+
+@pytest.mark.parametrize("item, message", [
+    ({"label": "bad", "credentials": "{}", "content": "{}"}, "destinations[1] (bad): content: parameters are mutually exclusive"),
+    ({"label": "bad", "credentials": "{}", "destination": "hashicorp_vault", "format": "env"},
+     "destinations[1] (bad): format: a KV secret stores the fields of the key"),
+    ({"label": "bad", "credentials": "{}", "destination": "hashicorp_vault", "auth_method": "approle", "role_id": "r"},
+     "destinations[1] (bad): secret_id: auth_method is approle but secret_id is missing"),
+])
+def test_destinations_batch_validates_every_item_first(monkeypatch, capsys, tmp_path, item, message):
+    first = str(tmp_path / "first.json")
+    items = [{"label": "first", "credentials": secret_key(), "path": first}, dict(item, path=str(tmp_path / "second.json"))]
+    result = run(monkeypatch, capsys, {"destinations": items})
+    assert result["failed"] and message in result["msg"], result["msg"]
+    assert not os.path.exists(first)  # nothing is written when one item is invalid
+
+
+def test_destinations_and_path_are_exclusive(monkeypatch, capsys, tmp_path):
+    result = run(monkeypatch, capsys, {"destinations": [], "path": str(tmp_path / "k.json"), "credentials": secret_key()})
+    assert result["failed"] and "mutually exclusive" in result["msg"]
