@@ -7,4 +7,4 @@
 from __future__ import annotations
 
 COLLECTION_NAME = "sap_btp.cloud_integration"
-COLLECTION_VERSION = "1.0.0"
+COLLECTION_VERSION = "1.1.0"

@@ -245,7 +245,7 @@ options:
         the label of the item (the roles set the client's name); an item without one is named
         C(<destination>:<path>) (C(<destination>:<name>) for the SAP stores).
     type: str
-    version_added: 1.0.0
+    version_added: 1.1.0
   destinations:
     description:
       - Many destinations in one task - faster than a loop, which starts a module process for every item (about
@@ -260,7 +260,7 @@ options:
       - Mutually exclusive with O(path).
     type: list
     elements: dict
-    version_added: 1.0.0
+    version_added: 1.1.0
     suboptions:
       label:
         description: Label of this item in RV(destinations) and in errors (see O(label)).
@@ -407,7 +407,7 @@ options:
       - With O(destinations), how many destinations are worked on at the same time (1-32).
     type: int
     default: 8
-    version_added: 1.0.0
+    version_added: 1.1.0
   _vault_phase:
     description:
       - Internal, set by the action plugin of this module for O(destination=ansible_vault). Do not set it.
@@ -607,7 +607,7 @@ label:
   returned: with O(destinations), and when O(label) is set
   type: str
   sample: orders-client
-  version_added: 1.0.0
+  version_added: 1.1.0
 destinations:
   description:
     - With O(destinations), the result of every item in the order of the items - the keys described here

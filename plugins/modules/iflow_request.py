@@ -148,12 +148,12 @@ options:
       - A label for the result and errors, for example the client that makes the call. In O(requests), the name of
         the item.
     type: str
-    version_added: 1.0.0
+    version_added: 1.1.0
   _requests_stored_keys:
     description:
       - Internal, the keys the action plugin read on the controller for the O(requests[].stored) of the items. Do not set it.
     type: raw
-    version_added: 1.0.0
+    version_added: 1.1.0
   requests:
     description:
       - Many calls in one task - faster than a loop, which starts a module process for every call (about 0.5 s each)
@@ -169,7 +169,7 @@ options:
         credentials are checked.
     type: list
     elements: dict
-    version_added: 1.0.0
+    version_added: 1.1.0
     suboptions:
       instance:
         description: See O(instance).
@@ -357,7 +357,7 @@ options:
       - With O(requests), how many calls are made at the same time (1-32).
     type: int
     default: 8
-    version_added: 1.0.0
+    version_added: 1.1.0
 attributes:
   check_mode:
     support: partial
@@ -439,13 +439,13 @@ hint:
   returned: when the status is 400 or higher and there is a hint
   type: str
   sample: "authenticated but not authorised: the service instance lacks the role the sender adapter requires (default ESBMessaging.send)"
-  version_added: 1.0.0
+  version_added: 1.1.0
 token_failed:
   description: True when no token could be fetched (the call was not sent); the message of the failure tells why.
   returned: when fetching the token failed
   type: bool
   sample: true
-  version_added: 1.0.0
+  version_added: 1.1.0
 requests:
   description:
     - With O(requests), the result of every call in the order of the items - the keys described here (RV(status),

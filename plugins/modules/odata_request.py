@@ -145,12 +145,12 @@ options:
       - A label for the result and errors, for example the client that makes the request. In O(requests), the name of
         the item.
     type: str
-    version_added: 1.0.0
+    version_added: 1.1.0
   _requests_stored_keys:
     description:
       - Internal, the keys the action plugin read on the controller for the O(requests[].stored) of the items. Do not set it.
     type: raw
-    version_added: 1.0.0
+    version_added: 1.1.0
   requests:
     description:
       - Many OData requests in one task - faster than a loop, which starts a module process for every item (about 0.5 s
@@ -162,7 +162,7 @@ options:
         stop the others; the task then fails and names every failed item, and RV(requests) still holds all results.
     type: list
     elements: dict
-    version_added: 1.0.0
+    version_added: 1.1.0
     suboptions:
       instance:
         description: See O(instance).
@@ -354,7 +354,7 @@ options:
       - With O(requests), how many items run at the same time (1-32).
     type: int
     default: 8
-    version_added: 1.0.0
+    version_added: 1.1.0
 attributes:
   check_mode:
     support: full
