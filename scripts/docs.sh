@@ -17,11 +17,9 @@ COLLECTION=sap_btp.cloud_integration
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/sap-btp-docs.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 DEST=$WORK/collections/ansible_collections/sap_btp/cloud_integration
-mkdir -p "$DEST"
-tar -C "$ROOT" -cf - \
-    --exclude=./.git --exclude=./.venv --exclude=./.venv-matrix --exclude=./tests --exclude=./build --exclude=./.stage \
-    --exclude=./benchmarks/output --exclude=./demo-output \
-    --exclude='__pycache__' --exclude='.pytest_cache' --exclude='*.pyc' --exclude='*.tar.gz' . | tar -C "$DEST" -xf -
+# shellcheck source=scripts/lib.sh
+. "$ROOT/scripts/lib.sh"
+stage_tree "$ROOT" "$DEST" --exclude=./tests
 export ANSIBLE_COLLECTIONS_PATH=$WORK/collections ANSIBLE_COLLECTIONS_SCAN_SYS_PATH=false
 
 SRC=$WORK/src

@@ -19,26 +19,11 @@ export ANSIBLE_FORCE_COLOR=0 PY_COLORS=0
 declare -a SUMMARY=()
 FAILED=0
 
-stage() {
-    rm -rf "$DEST"
-    mkdir -p "$DEST"
-    tar -C "$ROOT" -cf - \
-        --exclude=./.git --exclude=./.venv --exclude=./.venv-matrix --exclude=./tests/output --exclude=./build --exclude=./.stage \
-        --exclude=./benchmarks/output --exclude=./demo-output --exclude=./.sandbox \
-        --exclude='__pycache__' --exclude='.pytest_cache' --exclude='*.pyc' --exclude='*.tar.gz' . | tar -C "$DEST" -xf -
-}
+# shellcheck source=scripts/lib.sh
+. "$ROOT/scripts/lib.sh"
 
-# ansible-test's --requirements downloads a get-pip.py bootstrap script, which fails offline. Pre-seed its
-# cache with a script that bootstraps pip through ensurepip and then installs the requested packages.
-seed_get_pip() {
-    local versions v cache
-    versions=$(grep -ho "pip='[0-9.]*'" "$VENV"/lib/python*/site-packages/ansible_test/_internal/python_requirements.py | cut -d"'" -f2 | sort -u)
-    mkdir -p "$HOME/.ansible/test/cache"
-    for v in $versions; do
-        cache="$HOME/.ansible/test/cache/get_pip_${v//./_}.py"
-        [ -f "$cache" ] && grep -q 'sap_btp offline bootstrap' "$cache" && continue
-        cp "$ROOT/scripts/get_pip_offline.py" "$cache"
-    done
+stage() {
+    stage_tree "$ROOT" "$DEST"
 }
 
 run_step() {
@@ -64,10 +49,7 @@ do_sanity() {
     local log=$OUT/sanity.log rc
     (cd "$DEST" && ansible-test sanity --requirements --python "$PYVER" --color no) 2>&1 | tee "$log"
     rc=${PIPESTATUS[0]}
-    if grep -E 'Skipping sanity test|Required program "[^"]+" not found|could not be found' "$log"; then
-        echo "FAIL: the sanity tests above were skipped (missing tool or interpreter)" >&2
-        return 1
-    fi
+    sanity_skips "$log" || return 1
     return "$rc"
 }
 
@@ -103,7 +85,7 @@ do_integration() {
     rc=$?
     python "$ROOT/scripts/services.py" stop --dir "$svc_dir"
     rm -rf "$svc_dir"
-    return $rc
+    return "$rc"
 }
 
 do_lint() {
@@ -147,9 +129,36 @@ do_matrix() {
     "$ROOT/scripts/matrix.sh"
 }
 
+# bg_start TITLE ID COMMAND...: runs a step in the background (output in tests/output/ID.log, shown by bg_wait ID)
+declare -A BG_PID=() BG_TITLE=() BG_START=()
+bg_start() {
+    local title=$1 id=$2
+    shift 2
+    echo "=== $title (in the background; log: $OUT/$id.log) ==="
+    ( "$@" > "$OUT/$id.log" 2>&1 ) &
+    BG_PID[$id]=$!
+    BG_TITLE[$id]=$title
+    BG_START[$id]=$(date +%s)
+}
+
+bg_wait() {
+    local id=$1 rc elapsed
+    wait "${BG_PID[$id]}"
+    rc=$?
+    elapsed=$(( $(date +%s) - BG_START[$id] ))
+    echo "=== ${BG_TITLE[$id]} (ran in the background; log: $OUT/$id.log) ==="
+    cat "$OUT/$id.log"
+    if [ "$rc" -eq 0 ]; then
+        SUMMARY+=("PASS  ${BG_TITLE[$id]} ($elapsed s, in the background)")
+    else
+        SUMMARY+=("FAIL  ${BG_TITLE[$id]} ($elapsed s, exit $rc)")
+        FAILED=1
+    fi
+}
+
 what=${1:-all}
 stage
-seed_get_pip
+seed_get_pip "$ROOT" "$VENV"
 case "$what" in
     sanity) run_step "ansible-test sanity" do_sanity ;;
     units) run_step "ansible-test units" do_units ;;
@@ -165,34 +174,24 @@ case "$what" in
     docs) run_step "docs site (build/docs)" do_docs ;;
     matrix) run_step "ansible-core matrix (2.17, 2.18)" do_matrix ;;
     all)
+        # 2 cores: every phase keeps both busy. ansible-test sanity runs its tests one after another on one core, so the
+        # older cores' sanity and units (scripts/matrix.sh) run beside the static steps; the integration targets and the
+        # end-to-end suite wait on the sandbox and on ansible-playbook start-up, so they run side by side.
+        bg_start "ansible-core matrix 2.17, 2.18: sanity, units" matrix-static env MATRIX_SUITES="sanity units" "$ROOT/scripts/matrix.sh"
         run_step "ansible-test sanity" do_sanity
         run_step "ansible-test units" do_units
         run_step "antsibull-docs lint-collection-docs" do_docs_lint
         run_step "antsibull-changelog lint" do_changelog_lint
-        # The sandbox suite has start-up timing checks, so it runs on its own first.
-        run_step "pytest: sandbox fidelity (tests/sandbox)" do_sandbox_tests
-        # The integration targets and the end-to-end suite spend much of their time waiting on the sandbox and on
-        # ansible-playbook start-up, so they run side by side; the integration output is shown when it is done.
-        integration_log=$OUT/integration.log
-        integration_start=$(date +%s)
-        ( do_integration > "$integration_log" 2>&1; echo $? > "$integration_log.rc" ) &
-        integration_pid=$!
-        run_step "pytest: end-to-end (tests/e2e)" do_e2e_tests
-        wait "$integration_pid"
-        echo "=== ansible-test integration (ran alongside the end-to-end suite; log: $integration_log) ==="
-        cat "$integration_log"
-        rc=$(cat "$integration_log.rc")
-        elapsed=$(( $(date +%s) - integration_start ))
-        if [ "$rc" -eq 0 ]; then
-            SUMMARY+=("PASS  ansible-test integration ($elapsed s, alongside the end-to-end suite)")
-        else
-            SUMMARY+=("FAIL  ansible-test integration ($elapsed s, exit $rc)")
-            FAILED=1
-        fi
         run_step "ansible-lint (production, whole repository)" do_lint
         run_step "galaxy-importer (ansible-lint, flake8)" do_galaxy_importer
         run_step "docs site (build/docs)" do_docs
-        run_step "ansible-core matrix (2.17, 2.18)" do_matrix
+        bg_wait matrix-static
+        # The sandbox suite has start-up timing checks, so it runs on its own.
+        run_step "pytest: sandbox fidelity (tests/sandbox)" do_sandbox_tests
+        bg_start "ansible-test integration" integration do_integration
+        run_step "pytest: end-to-end (tests/e2e)" do_e2e_tests
+        bg_wait integration
+        run_step "ansible-core matrix 2.17, 2.18: e2e role suite" env MATRIX_SUITES="e2e" "$ROOT/scripts/matrix.sh"
         ;;
     *) echo "usage: $0 all|sanity|units|sandbox-tests|integration|lint|docs-lint|changelog-lint|galaxy-importer|docs|matrix" >&2
        exit 2 ;;

@@ -78,6 +78,17 @@ APIPORTAL_MUTUALLY_EXCLUSIVE = [
 APIPORTAL_REQUIRED_TOGETHER = [("apiportal_instance", "apiportal_key_name")]
 
 
+def module_args(**own_options):
+    """AnsibleModule keyword arguments of api_provider and api_provider_info: the Cloud Integration credentials of every
+    module, the token options, the API portal key, then the module's own options."""
+    spec = _credentials.argument_spec()
+    spec.update(_oauth.token_argument_spec())
+    spec.update(apiportal_argument_spec())
+    spec.update(own_options)
+    return dict(argument_spec=spec, supports_check_mode=True,
+                **_credentials.module_kwargs(mutually_exclusive=APIPORTAL_MUTUALLY_EXCLUSIVE, required_together=APIPORTAL_REQUIRED_TOGETHER))
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # the apimanagement-apiportal offering
 
@@ -102,32 +113,17 @@ def validate_instance_parameters(plan, params, option="parameters"):
 # ---------------------------------------------------------------------------------------------------------------
 # credentials
 
-def _check_url(value, option, allow_http):
-    parts = urlsplit(value or "")
-    if parts.scheme not in ("https", "http") or not parts.netloc:
-        raise ParameterError(option, "expected an absolute https:// URL")
-    if parts.scheme == "http" and not allow_http:
-        raise ParameterError(option, "%s is a plain http:// URL; use https:// (or allow_http: true for a local test server)" % safe_url(value))
-
-
 def resolve_portal_credentials(module):
     """Normalised credentials of the API portal key (plan apiportal-apiaccess); secrets registered."""
     p = module.params
-    if p.get("apiportal_key") not in (None, "", {}):
-        option = "apiportal_key"
+    option, raw = _credentials.key_option(p, "apiportal_key", "apiportal_key_path")
+    if option:
         try:
-            creds = _service_key.parse_service_key(p["apiportal_key"], option=option, details=False)
+            creds = _service_key.parse_service_key(raw, option=option, details=False)
         finally:
-            # the key dict is no_log as a whole: keep only its secrets masked, not its URLs and client id
-            _credentials.release_public_values(module, p["apiportal_key"])
-    elif p.get("apiportal_key_path"):
-        option = "apiportal_key_path"
-        try:
-            with open(p["apiportal_key_path"], "r", encoding="utf-8") as handle:
-                text = handle.read()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ParameterError(option, "cannot read %s: %s" % (p["apiportal_key_path"], getattr(exc, "strerror", None) or exc)) from None
-        creds = _service_key.parse_service_key(text, option=option, details=False)
+            if option == "apiportal_key":
+                # the key dict is no_log as a whole: keep only its secrets masked, not its URLs and client id
+                _credentials.release_public_values(module, raw)
     elif p.get("apiportal_instance"):
         option = "apiportal_instance"
         dummy, creds = _credentials.cf_key(module, p["apiportal_instance"], p["apiportal_key_name"], option="apiportal_key_name")
@@ -151,8 +147,8 @@ def resolve_portal_credentials(module):
     if p.get("apiportal_url"):
         creds["url"] = p["apiportal_url"].rstrip("/")
     allow_http = bool(p.get("allow_http"))
-    _check_url(creds["url"], "apiportal_url", allow_http)
-    _check_url(creds["tokenurl"], "apiportal_token_url", allow_http)
+    _credentials.validate_url(creds["url"], "apiportal_url", allow_http)
+    _credentials.validate_url(creds["tokenurl"], "apiportal_token_url", allow_http)
     creds["source"] = option
     creds["tokenurl_from_key"] = option != "apiportal_client_id"
     return creds

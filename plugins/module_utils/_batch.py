@@ -201,6 +201,7 @@ def run_batch(module, option, items, make, client_factory, noun, identify, resul
     outcomes = run_items(managers, apply_state, concurrency)
     deferred = [index for index, (result, error) in enumerate(outcomes) if isinstance(result, Deferred)]
     if deferred:
+        lookup_error = None
         try:
             found = resolve(client, [outcomes[index][0].key for index in deferred])
         except (ParameterError, ApiError) as exc:
@@ -287,8 +288,7 @@ def run_calls(module, option, item_options, handler, noun, tokens=None, exclusiv
             else:
                 handler(item_module, validate_only=True)
         except ParameterError as exc:
-            label = item_module.params.get("name")
-            raise item_parameter_error(exc, "%s[%d]%s" % (option, index, " (%s)" % label if label else "")) from None
+            raise item_parameter_error(exc, item_label(option, index, item_module.params.get("name"))) from None
     results, failures = [], []
     for index, (item_module, (result, error)) in enumerate(zip(modules, run_items(modules, handler, concurrency))):
         label = item_module.params.get("name") or "%s[%d]" % (option, index)

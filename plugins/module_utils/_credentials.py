@@ -193,8 +193,9 @@ def check_key_pair(certificate, key, option="client_key"):
         )
 
 
-def _validate_url(value, option, allow_http=False):
-    parts = urlsplit(value)
+def validate_url(value, option, allow_http=False):
+    """An absolute https:// URL (http:// only with allow_http); the error names the option."""
+    parts = urlsplit(value or "")
     if parts.scheme not in ("https", "http") or not parts.netloc:
         raise ParameterError(option, "expected an absolute https:// URL")
     if parts.scheme == "http" and not allow_http:
@@ -208,6 +209,19 @@ def _validate_url(value, option, allow_http=False):
 
 # ---------------------------------------------------------------------------------------------------------------
 # readers (shared with credentials_store and the credentials lookup)
+
+def key_option(params, option, path_option):
+    """(option, raw) of a key given in ``option`` (a dict or JSON text) or as a file in ``path_option``; (None, None) when
+    neither is set. Every key an option pair takes (service_key, apiportal_key, destination_service_key,
+    target_service_key) is read here."""
+    value = params.get(option)
+    if value not in (None, "", {}):
+        return option, value
+    if params.get(path_option):
+        path = os.path.expanduser(params[path_option])
+        return path_option, _secret_io.read_text(path, path_option, what="the key file", binary_hint="a service key is JSON")
+    return None, None
+
 
 def read_key_file(path, option="src"):
     """(raw, creds) of a key file: the JSON the cockpit downloads, or a json/yaml/env/postman file written by
@@ -341,17 +355,13 @@ def resolve(module, require_url=False, plan=None, purpose=None, reference_key="k
         dummy, creds = cf_key(module, params["instance"], params.get(reference_key), option=reference_key)
     elif source == "stored":
         creds = _stored(module, reference_key)
-    elif source == "service_key":
-        raw = values["service_key"]
+    elif source in ("service_key", "service_key_path"):
+        option, raw = key_option(values, source, "service_key_path")
         try:
-            creds = parse_service_key(raw, option="service_key", details=False)
+            creds = parse_service_key(raw, option=option, details=False)
         finally:
-            if register_secrets:
+            if register_secrets and option == "service_key":
                 release_public_values(module, raw)
-    elif source == "service_key_path":
-        path = os.path.expanduser(values["service_key_path"])
-        text = _secret_io.read_text(path, "service_key_path", what="the key file", binary_hint="a service key is JSON")
-        creds = parse_service_key(text, option="service_key_path", details=False)
     elif source == "client_id":
         if not params.get("token_url"):
             raise ParameterError("token_url", "required with client_id (the 'tokenurl' of the service key)")
@@ -403,9 +413,9 @@ def resolve(module, require_url=False, plan=None, purpose=None, reference_key="k
     # the option an error about the certificate names (its validity is checked before it is first sent)
     creds["certificate_option"] = "client_cert" if params.get("client_cert") else source
     allow_http = bool(params.get("allow_http"))
-    creds["tokenurl"] = _validate_url(creds["tokenurl"], "token_url", allow_http)
+    creds["tokenurl"] = validate_url(creds["tokenurl"], "token_url", allow_http)
     if creds.get("url"):
-        creds["url"] = _validate_url(creds["url"], "url", allow_http)
+        creds["url"] = validate_url(creds["url"], "url", allow_http)
     elif require_url:
         raise ParameterError("url", "the Cloud Integration URL is needed (the 'url' of the service key, or CPI_URL)")
     if creds.get("plan") is None:

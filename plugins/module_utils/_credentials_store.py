@@ -379,8 +379,7 @@ def run_batch(module, item_options, client_factory):
         try:
             store.validate()
         except ParameterError as exc:
-            where = "destinations[%d]%s" % (index, " (%s)" % item["label"] if item.get("label") else "")
-            raise _batch.item_parameter_error(exc, where) from None
+            raise _batch.item_parameter_error(exc, _batch.item_label("destinations", index, item.get("label"))) from None
         stores.append(store)
     if any(store.params.get("instance") and store.params["state"] == "present" for store in stores):
         client = client_factory(module)

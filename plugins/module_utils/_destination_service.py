@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import secrets
 from urllib.parse import quote
 
 from ansible.module_utils.basic import env_fallback
 
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import _credentials
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._errors import ApiError, ParameterError, api_error_from_response
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._redact import fingerprint
 
@@ -72,17 +72,8 @@ def _load_json(value, option):
 
 def destination_key(params):
     """Token credentials of the Destination service key from ``destination_service_key(_path)``."""
-    option = "destination_service_key"
-    value = params.get("destination_service_key")
-    if value in (None, "", {}) and params.get("destination_service_key_path"):
-        option = "destination_service_key_path"
-        path = os.path.expanduser(params["destination_service_key_path"])
-        try:
-            with open(path, "r", encoding="utf-8") as handle:
-                value = handle.read()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ParameterError(option, "cannot read %s: %s" % (path, getattr(exc, "strerror", None) or exc)) from None
-    if value in (None, "", {}):
+    option, value = _credentials.key_option(params, "destination_service_key", "destination_service_key_path")
+    if option is None:
         raise ParameterError("destination_service_key", "the Destination service needs a service key of the 'destination' offering "
                                                         "(plan lite): set destination_service_key or destination_service_key_path "
                                                         "(SAP_BTP_DESTINATION_SERVICE_KEY[_PATH])")

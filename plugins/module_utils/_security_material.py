@@ -19,12 +19,12 @@ key pair in the keystore would not be used by the artifact (see docs/design.md).
 from __future__ import annotations
 
 import json
-import os
 import re
 from urllib.parse import quote
 
 from ansible.module_utils.basic import env_fallback
 
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import _credentials
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._errors import ParameterError, api_error_from_response
 
 TYPES = {"oauth2_client_credentials": "OAuth2ClientCredentials", "user_credentials": "UserCredentials"}
@@ -60,17 +60,8 @@ def target_credentials(module):
     from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._service_key import parse_service_key
 
     params = module.params
-    if params.get("target_service_key") not in (None, "", {}):
-        option, value = "target_service_key", params["target_service_key"]
-    elif params.get("target_service_key_path"):
-        option = "target_service_key_path"
-        path = os.path.expanduser(params["target_service_key_path"])
-        try:
-            with open(path, "r", encoding="utf-8") as handle:
-                value = handle.read()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ParameterError(option, "cannot read %s: %s" % (path, getattr(exc, "strerror", None) or exc)) from None
-    else:
+    option, value = _credentials.key_option(params, "target_service_key", "target_service_key_path")
+    if option is None:
         raise ParameterError("target_service_key", "security material is written with an api-plan key of the target tenant "
                                                    "(role CredentialsEdit): set target_service_key or target_service_key_path")
     if isinstance(value, str) and value.strip().startswith("{"):

@@ -187,15 +187,10 @@ target:
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import _api_portal
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._errors import ParameterError
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._module import CloudIntegrationModule
-from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import _credentials
-from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._oauth import token_argument_spec
 
 
-def argument_spec():
-    spec = _credentials.argument_spec()
-    spec.update(token_argument_spec())
-    spec.update(_api_portal.apiportal_argument_spec())
-    spec.update(
+def own_options():
+    return dict(
         name=dict(type="str", required=True),
         state=dict(type="str", default="present", choices=["present", "absent"]),
         title=dict(type="str"),
@@ -207,7 +202,6 @@ def argument_spec():
         update_mode=dict(type="str", default="replace", choices=["replace", "in_place"]),
         verify_target=dict(type="bool", default=True),
     )
-    return spec
 
 
 def run(module):
@@ -240,14 +234,7 @@ def run(module):
 
 
 def main():
-    module = CloudIntegrationModule(
-        argument_spec=argument_spec(),
-        supports_check_mode=True,
-        **_credentials.module_kwargs(
-            mutually_exclusive=_api_portal.APIPORTAL_MUTUALLY_EXCLUSIVE,
-            required_together=_api_portal.APIPORTAL_REQUIRED_TOGETHER,
-        )
-    )
+    module = CloudIntegrationModule(**_api_portal.module_args(**own_options()))
     result = module.run(run, module)
     module.exit_json(**result)
 

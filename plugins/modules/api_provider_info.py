@@ -84,8 +84,6 @@ target:
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import _api_portal
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._errors import ApiError, ParameterError
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._module import CloudIntegrationModule
-from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import _credentials
-from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._oauth import token_argument_spec
 
 
 def run(module):
@@ -110,18 +108,7 @@ def run(module):
 
 
 def main():
-    spec = _credentials.argument_spec()
-    spec.update(token_argument_spec())
-    spec.update(_api_portal.apiportal_argument_spec())
-    spec.update(name=dict(type="str"), verify_target=dict(type="bool", default=False))
-    module = CloudIntegrationModule(
-        argument_spec=spec,
-        supports_check_mode=True,
-        **_credentials.module_kwargs(
-            mutually_exclusive=_api_portal.APIPORTAL_MUTUALLY_EXCLUSIVE,
-            required_together=_api_portal.APIPORTAL_REQUIRED_TOGETHER,
-        )
-    )
+    module = CloudIntegrationModule(**_api_portal.module_args(name=dict(type="str"), verify_target=dict(type="bool", default=False)))
     result = module.run(run, module)
     module.exit_json(**result)
 

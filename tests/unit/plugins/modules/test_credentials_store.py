@@ -289,11 +289,11 @@ def test_destinations_batch_reports_a_failed_item_and_writes_the_others(monkeypa
 
 
 @pytest.mark.parametrize("item, message", [
-    ({"label": "bad", "credentials": "{}", "content": "{}"}, "destinations[1] (bad): content: parameters are mutually exclusive"),
+    ({"label": "bad", "credentials": "{}", "content": "{}"}, "destinations[1] 'bad': content: parameters are mutually exclusive"),
     ({"label": "bad", "credentials": "{}", "destination": "hashicorp_vault", "format": "env"},
-     "destinations[1] (bad): format: a KV secret stores the fields of the key"),
+     "destinations[1] 'bad': format: a KV secret stores the fields of the key"),
     ({"label": "bad", "credentials": "{}", "destination": "hashicorp_vault", "auth_method": "approle", "role_id": "r"},
-     "destinations[1] (bad): secret_id: auth_method is approle but secret_id is missing"),
+     "destinations[1] 'bad': secret_id: auth_method is approle but secret_id is missing"),
 ])
 def test_destinations_batch_validates_every_item_first(monkeypatch, capsys, tmp_path, item, message):
     first = str(tmp_path / "first.json")
