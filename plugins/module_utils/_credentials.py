@@ -356,7 +356,8 @@ def resolve(module, require_url=False, plan=None, purpose=None, reference_key="k
     elif source == "stored":
         creds = _stored(module, reference_key)
     elif source in ("service_key", "service_key_path"):
-        option, raw = key_option(values, "service_key", "service_key_path")
+        # the chosen source only: a CPI_SERVICE_KEY in the environment does not override the task's key file
+        option, raw = key_option({source: values[source]}, "service_key", "service_key_path")
         try:
             creds = parse_service_key(raw, option=option, details=False)
         finally:
