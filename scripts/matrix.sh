@@ -103,7 +103,7 @@ for core in $CORES; do
                 ;;
             e2e)
                 (cd "$ROOT" && PATH="$venv/bin:$PATH" "$venv/bin/python" -m pytest tests/e2e/test_roles.py -q -p no:cacheprovider \
-                    -n "${PYTEST_WORKERS:-2}" --junitxml="$OUT/matrix-$core-e2e-roles.xml")
+                    -n "${PYTEST_WORKERS:-2}" --dist loadgroup --junitxml="$OUT/matrix-$core-e2e-roles.xml")
                 rc=$?
                 ;;
             *) echo "unknown suite $suite" >&2; rc=2 ;;

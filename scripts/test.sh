@@ -63,7 +63,7 @@ run_pytest() {
     local dirs=()
     for d in "$@"; do [ -d "$ROOT/$d" ] && dirs+=("$d"); done
     [ ${#dirs[@]} -eq 0 ] && { echo "no pytest suites yet"; return 0; }
-    (cd "$ROOT" && python -m pytest "${dirs[@]}" -q -p no:cacheprovider -n "${PYTEST_WORKERS:-2}" --junitxml="$OUT/pytest-$name.xml")
+    (cd "$ROOT" && python -m pytest "${dirs[@]}" -q -p no:cacheprovider -n "${PYTEST_WORKERS:-2}" --dist loadgroup --junitxml="$OUT/pytest-$name.xml")
 }
 
 do_sandbox_tests() {

@@ -424,6 +424,21 @@ def wait_for_instances(client, names, wait_for, timeout):
         client.sleep(min(next(intervals), max(0.0, deadline - client.clock())))
 
 
+def wait_for_keys(client, instance_guids, names, timeout):
+    """Poll the keys of the instances (one list request per round) until none of the named keys has an operation in
+    progress; returns that listing (keys whose create failed are in it, as they are)."""
+    deadline = client.clock() + timeout
+    intervals = client.poll_intervals()
+    while True:
+        keys = [key for key in client.list_keys(instance_guids) if key.get("name") in names]
+        pending = sorted({key["name"] for key in keys if last_operation(key).get("state") in IN_PROGRESS_STATES})
+        if not pending:
+            return keys
+        if client.clock() >= deadline:
+            raise ApiError("Still waiting after %s seconds for service key(s) %s" % (timeout, ", ".join("'%s'" % n for n in pending)))
+        client.sleep(min(next(intervals), max(0.0, deadline - client.clock())))
+
+
 # ------------------------------------------------------------------------------------------------------
 def mask_raw(raw):
     """A copy of a raw key with the secret fields masked."""

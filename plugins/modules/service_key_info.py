@@ -50,6 +50,22 @@ options:
         O(sap_btp.cloud_integration.service_key#module:return_secrets).
     type: bool
     default: false
+  wait_for:
+    description:
+      - V(settled) waits until none of the keys named in O(names) is still being created or deleted, polling the keys
+        of the instances with one request per round (first after 0.2 s, then less often, at most every 10 s). A key whose
+        create failed is returned with RV(service_keys[].last_operation) C(failed), so that a play can go on with the others.
+      - V(none) returns the keys as they are.
+    type: str
+    choices: [none, settled]
+    default: none
+    version_added: 1.1.0
+  wait_timeout:
+    description:
+      - Seconds to wait with O(wait_for).
+    type: int
+    default: 600
+    version_added: 1.1.0
   details:
     description:
       - Read each key's credentials (C(/details), one request per key) for its key type, client id, URLs and
@@ -83,6 +99,15 @@ EXAMPLES = r"""
   loop: "{{ all_keys.service_keys | selectattr('certificate_details') | selectattr('certificate_details.days_left', 'lt', 30) }}"
   loop_control:
     label: "{{ item.instance }}/{{ item.name }}"
+
+- name: Wait until the keys created without waiting are ready (one list request per round)
+  sap_btp.cloud_integration.service_key_info:
+    org: acme-org
+    space: dev
+    names: [orders-sender-key, monitoring-key]
+    wait_for: settled
+    wait_timeout: 300
+  register: new_keys
 """
 
 RETURN = r"""
@@ -151,13 +176,17 @@ service_keys:
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._cf import CfClient, cf_argument_spec, cf_module_kwargs, merge_module_kwargs
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._errors import ParameterError
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._module import CloudIntegrationModule
-from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._provision import key_summary
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._provision import key_summary, wait_for_keys
 
 
 def run(module):
     params = module.params
     if params["include_credentials"] and not params["details"]:
         raise ParameterError("details", "include_credentials needs the key details; set details: true")
+    if params["wait_for"] != "none" and not params.get("names"):
+        raise ParameterError("wait_for", "needs names (the keys to wait for)")
+    if params["wait_timeout"] <= 0:
+        raise ParameterError("wait_timeout", "must be a positive number of seconds, got %s" % params["wait_timeout"])
     client = CfClient.from_module(module)
     if params.get("instance_guid"):
         instance = client.get_instance(params["instance_guid"])
@@ -173,10 +202,13 @@ def run(module):
         plan_guids = list(client.catalog(params["offering"])["plans"].values())
         instances = client.list_instances(plan_guids=plan_guids) if plan_guids else []
     by_guid = {item["guid"]: item for item in instances}
-    keys = client.list_keys(list(by_guid))
     names = params.get("names")
-    if names:
-        keys = [key for key in keys if key.get("name") in names]
+    if params["wait_for"] == "settled":
+        keys = wait_for_keys(client, list(by_guid), set(names), params["wait_timeout"]) if by_guid else []
+    else:
+        keys = client.list_keys(list(by_guid))
+        if names:
+            keys = [key for key in keys if key.get("name") in names]
     register = module.redactor.add if params["include_credentials"] else module.add_secrets
     summaries = []
     for key in keys:
@@ -196,6 +228,8 @@ def main():
         names=dict(type="list", elements="str", aliases=["name"]),
         include_credentials=dict(type="bool", default=False),
         details=dict(type="bool", default=True),
+        wait_for=dict(type="str", default="none", choices=["none", "settled"]),
+        wait_timeout=dict(type="int", default=600),
     )
     kwargs = merge_module_kwargs(cf_module_kwargs(), dict(mutually_exclusive=[("instance", "instance_guid")]))
     module = CloudIntegrationModule(argument_spec=argument_spec, supports_check_mode=True, **kwargs)

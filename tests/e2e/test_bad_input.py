@@ -19,6 +19,10 @@ import yaml
 import bad_input_cases as catalogue
 from proof_helpers import CfSetup, OpenBao, SnapshotServer, e2e_conftest, pem_material, run_once_across_workers, unique
 
+# The catalogue runs as one playbook; its cases are checked on the worker that ran it (pytest --dist loadgroup), so the
+# other worker goes on with other suites instead of waiting for the result.
+pytestmark = pytest.mark.xdist_group("bad-input-catalogue")
+
 E2E = e2e_conftest()
 
 TRACEBACK_MARKERS = ("Traceback (most recent call last)", "MODULE FAILURE", "An exception occurred during task execution")

@@ -247,6 +247,40 @@ def test_wait_for_instances(tmp_path):
         _provision.wait_for_instances(client, ["a", "c"], "ready", 60)
 
 
+def test_wait_for_keys_polls_one_list_per_round_and_returns_failed_keys(tmp_path):
+    fake = FakeCf()
+    instance = fake.add_instance("orders")
+    creating = fake.add_key("orders-key", instance["guid"], state="in progress")
+    failing = fake.add_key("other-key", instance["guid"], state="in progress")
+    fake.add_key("unrelated", instance["guid"], state="in progress")  # not named: not waited for
+    client = make_client(fake, tmp_path)
+    polls = []
+    original = fake.keys_route
+
+    def progress(method, rest, query, body):
+        if method == "GET" and not rest:
+            polls.append(1)
+            if len(polls) == 3:
+                creating["last_operation"]["state"] = "succeeded"
+                failing["last_operation"]["state"] = "failed"
+        return original(method, rest, query, body)
+    fake.keys_route = progress
+    keys = _provision.wait_for_keys(client, [instance["guid"]], {"orders-key", "other-key"}, 60)
+    assert len(polls) == 3
+    assert {k["name"]: k["last_operation"]["state"] for k in keys} == {"orders-key": "succeeded", "other-key": "failed"}
+
+
+def test_wait_for_keys_times_out_naming_the_pending_keys(tmp_path):
+    fake = FakeCf()
+    instance = fake.add_instance("orders")
+    fake.add_key("orders-key", instance["guid"], state="in progress")
+    now = [0.0]
+    client = make_client(fake, tmp_path, clock=lambda: now[0])
+    client.sleep = lambda seconds: now.__setitem__(0, now[0] + seconds)
+    with pytest.raises(ApiError, match="Still waiting after 5 seconds for service key\\(s\\) 'orders-key'"):
+        _provision.wait_for_keys(client, [instance["guid"]], {"orders-key"}, 5)
+
+
 # -- keys -----------------------------------------------------------------------------------------------
 def key_params(**overrides):
     params = dict(name="k1", instance="orders", instance_guid=None, state="present", key_type="client_secret", validity_days=None, key_length=None,
