@@ -41,8 +41,10 @@ CF_CLIENT_ID = "cf"
 TOKEN_MIN_TTL = 120
 LOOKUP_TTL = 900
 ROOT_TTL = 3600
+# Polling waits a share of the time waited so far (at least POLL_FIRST, at most POLL_MAX): an operation is seen done
+# at most about a third later than it finished, and a long provisioning costs few requests.
 POLL_FIRST = 0.2
-POLL_FACTOR = 1.6
+POLL_SHARE = 0.35
 POLL_MAX = 10.0
 IN_PROGRESS_STATES = ("initial", "in progress")
 JOB_DONE_STATES = ("COMPLETE", "FAILED")
@@ -788,10 +790,11 @@ class CfClient:
 
     # -- polling --------------------------------------------------------------------------------------
     def poll_intervals(self):
-        delay = POLL_FIRST
+        waited = 0.0
         while True:
+            delay = min(POLL_MAX, max(POLL_FIRST, waited * POLL_SHARE))
             yield delay
-            delay = min(POLL_MAX, delay * POLL_FACTOR)
+            waited += delay
 
     def _transient(self, response):
         return response.status_code >= 500 or response.status_code == 429

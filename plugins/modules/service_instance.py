@@ -93,7 +93,7 @@ options:
     description:
       - With O(instances), how many instances are worked on at the same time (1-32).
     type: int
-    default: 8
+    default: 16
   state:
     description:
       - V(present) creates or updates the instance; V(absent) deletes it, together with its service keys.
@@ -365,7 +365,7 @@ def main():
     argument_spec = cf_argument_spec()
     argument_spec.update(
         name=dict(type="str"),
-        concurrency=dict(type="int", default=8),
+        concurrency=dict(type="int", default=16),
         state=dict(type="str", default="present", choices=["present", "absent"]),
         offering=dict(type="str", default="it-rt"),
         plan=dict(type="str"),

@@ -103,7 +103,7 @@ options:
     description:
       - With O(keys), how many keys are worked on at the same time (1-32).
     type: int
-    default: 8
+    default: 16
   instance:
     description:
       - Name of the service instance in the target space. One of O(instance) and O(instance_guid) is required
@@ -509,7 +509,7 @@ def main():
     argument_spec = cf_argument_spec()
     argument_spec.update(
         name=dict(type="str"),
-        concurrency=dict(type="int", default=8),
+        concurrency=dict(type="int", default=16),
         instance=dict(type="str"),
         instance_guid=dict(type="str"),
         state=dict(type="str", default="present", choices=["present", "absent"]),

@@ -342,8 +342,14 @@ def test_wait_for_job_timeout(tmp_path):
 def test_poll_intervals_start_short_and_back_off():
     client = _cf.CfClient(None, API, {"kind": "token", "token": "t"}, use_cache=False)
     intervals = client.poll_intervals()
-    values = [next(intervals) for dummy in range(12)]
+    values = [next(intervals) for dummy in range(40)]
     assert values[0] <= 0.25 and values == sorted(values) and values[-1] == _cf.POLL_MAX
+    # an operation that finishes after t seconds is seen at most about a third of t later
+    for index in range(1, 40):
+        waited = sum(values[:index])
+        assert values[index] <= max(_cf.POLL_FIRST, 0.35 * waited) + 1e-9
+    # a 60 s provisioning costs few polls
+    assert len([v for v in range(40) if sum(values[:v]) < 60]) <= 25
 
 
 def test_fetch_key_errors_and_success(tmp_path):
