@@ -56,6 +56,16 @@ options:
       - Return the raw key as stored (the object with the C(oauth) block) instead of the normalised credentials.
     type: bool
     default: false
+  check:
+    description:
+      - Only check whether each key can be read. Returns, for each term, a dictionary with C(readable) (V(true) or
+        V(false)) and, when it cannot be read, C(error) (the reason) instead of the key, and never fails because a key
+        cannot be read. No secret is returned.
+      - For probing many stored keys in one template (the smoke_test role does), where one unreadable key must not stop
+        the others. ansible-core before 2.19 ends a whole loop at the first lookup error.
+    type: bool
+    default: false
+    version_added: 1.1.0
 extends_documentation_fragment:
   - sap_btp.cloud_integration.hashicorp_vault.PLUGIN
   - sap_btp.cloud_integration.destination_service.PLUGIN
@@ -87,12 +97,18 @@ EXAMPLES = r"""
 - name: Expiry of a certificate key stored as JSON
   ansible.builtin.debug:
     msg: "{{ lookup('sap_btp.cloud_integration.credentials', '/etc/cpi/orders.json').certificate_details.days_left }} days left"
+- name: Find the clients whose stored key cannot be read (no secret is returned, nothing fails)
+  ansible.builtin.debug:
+    msg: >-
+      {{ lookup('sap_btp.cloud_integration.credentials', 'creds/orders.json', 'creds/billing.json', check=true, wantlist=true)
+         | rejectattr('readable') | map(attribute='error') | list }}
 """
 
 RETURN = r"""
 _raw:
   description:
     - One normalised key per term (or the raw key with O(raw=true)).
+    - With O(check=true), one dictionary per term with C(readable) and, for an unreadable key, C(error), without secrets.
   type: list
   elements: dict
   contains:
@@ -151,6 +167,11 @@ class LookupModule(LookupBase):
 
     def run(self, terms, variables=None, **kwargs):
         self.set_options(var_options=variables, direct=kwargs)
+        if self.get_option("check"):
+            return [self._check(term) for term in terms]
+        return self._read_all(terms)
+
+    def _read_all(self, terms):
         redactor = Redactor()
         source = self.get_option("source")
         results = []
@@ -174,6 +195,14 @@ class LookupModule(LookupBase):
         except (ParameterError, ApiError, MissingDependencyError, _ansible_vault.VaultFileError) as exc:
             raise AnsibleLookupError("sap_btp.cloud_integration.credentials: %s" % redactor.scrub(to_text(exc))) from None
         return results
+
+    def _check(self, term):
+        """{readable: true} or {readable: false, error}: the term read as run() reads it, without returning the key."""
+        try:
+            self._read_all([term])
+        except AnsibleLookupError as exc:
+            return {"readable": False, "error": to_text(exc).replace("sap_btp.cloud_integration.credentials: ", "", 1)}
+        return {"readable": True}
 
     def _read(self, term, source, store):
         if source == "btp_destination":

@@ -91,3 +91,16 @@ def test_reads_a_kv_secret(lookup, monkeypatch):
 def _factory(kv_store, client):
     kv_store._client_factory = client
     return kv_store
+
+
+def test_check_reports_each_term_without_secrets_and_never_fails(lookup, tmp_path):
+    good = write(tmp_path, "k.json", "json", secret_key())
+    (tmp_path / "bare.json").write_text(json.dumps(secret_key()["oauth"]))
+    results = lookup.run([good, str(tmp_path / "missing.json"), str(tmp_path / "bare.json")], {}, check=True)
+    assert results[0] == {"readable": True}
+    assert results[1]["readable"] is False and "does not exist" in results[1]["error"]
+    assert results[2]["readable"] is False and "no 'oauth' block" in results[2]["error"]
+    assert CLIENT_SECRET not in json.dumps(results)
+    # a source that cannot be used at all is reported per term as well
+    [vault] = lookup.run(["secret/x"], {}, check=True, source="hashicorp_vault", url="http://127.0.0.1:9", token="t", timeout=2)
+    assert vault["readable"] is False and "127.0.0.1:9" in vault["error"]
