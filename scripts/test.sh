@@ -75,13 +75,16 @@ do_e2e_tests() {
 }
 
 do_integration() {
-    [ -n "$(ls -A "$DEST/tests/integration/targets" 2>/dev/null)" ] || { echo "no integration targets yet"; return 0; }
+    # A staged copy of its own: `make test` runs it beside sanity, and two ansible-test runs must not share a tree.
+    local dest=$STAGE_BASE/integration/ansible_collections/sap_btp/cloud_integration
+    stage_tree "$ROOT" "$dest"
+    [ -n "$(ls -A "$dest/tests/integration/targets" 2>/dev/null)" ] || { echo "no integration targets yet"; return 0; }
     local svc_dir rc
     svc_dir=$(mktemp -d)
-    python "$ROOT/scripts/services.py" start --dir "$svc_dir" --profile fast --integration-config "$DEST/tests/integration/integration_config.yml" || return 1
+    python "$ROOT/scripts/services.py" start --dir "$svc_dir" --profile fast --integration-config "$dest/tests/integration/integration_config.yml" || return 1
     local targets=()
     read -r -a targets <<< "${INTEGRATION_TARGETS:-}"
-    (cd "$DEST" && ansible-test integration --python "$PYVER" --color no "${targets[@]}")
+    (cd "$dest" && ansible-test integration --python "$PYVER" --color no "${targets[@]}")
     rc=$?
     python "$ROOT/scripts/services.py" stop --dir "$svc_dir"
     rm -rf "$svc_dir"
@@ -174,9 +177,12 @@ case "$what" in
     docs) run_step "docs site (build/docs)" do_docs ;;
     matrix) run_step "ansible-core matrix (2.17, 2.18)" do_matrix ;;
     all)
-        # 2 cores: every phase keeps both busy. ansible-test sanity runs its tests one after another on one core, so the
-        # older cores' sanity and units (scripts/matrix.sh) run beside the static steps; the integration targets and the
-        # end-to-end suite wait on the sandbox and on ansible-playbook start-up, so they run side by side.
+        # 2 cores, and every phase keeps both busy (DEVELOPERS.md). The sandbox suite has start-up timing checks, so it
+        # runs alone, first. Then the integration targets (the longest step, mostly ansible-playbook start-up) and the
+        # older cores' sanity and units run in the background while the static steps run in the foreground (ansible-test
+        # sanity uses one core); the end-to-end suite follows, and the older cores' role suite last.
+        run_step "pytest: sandbox fidelity (tests/sandbox)" do_sandbox_tests
+        bg_start "ansible-test integration" integration do_integration
         bg_start "ansible-core matrix 2.17, 2.18: sanity, units" matrix-static env MATRIX_SUITES="sanity units" "$ROOT/scripts/matrix.sh"
         run_step "ansible-test sanity" do_sanity
         run_step "ansible-test units" do_units
@@ -186,9 +192,6 @@ case "$what" in
         run_step "galaxy-importer (ansible-lint, flake8)" do_galaxy_importer
         run_step "docs site (build/docs)" do_docs
         bg_wait matrix-static
-        # The sandbox suite has start-up timing checks, so it runs on its own.
-        run_step "pytest: sandbox fidelity (tests/sandbox)" do_sandbox_tests
-        bg_start "ansible-test integration" integration do_integration
         run_step "pytest: end-to-end (tests/e2e)" do_e2e_tests
         bg_wait integration
         run_step "ansible-core matrix 2.17, 2.18: e2e role suite" env MATRIX_SUITES="e2e" "$ROOT/scripts/matrix.sh"
