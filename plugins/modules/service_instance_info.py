@@ -51,7 +51,7 @@ options:
       - V(ready) waits until each instance in O(names) exists and has no operation in progress; fails when one of
         them failed, with the broker's message.
       - V(settled) waits like V(ready) but does not fail when an instance failed - the failed instances are returned
-        with their C(last_operation), so that a play can go on with the others (V(settled) was added in 1.0.0).
+        with their C(last_operation), so that a play can go on with the others (V(settled) was added in 1.1.0).
       - V(absent) waits until none of O(names) exists any more.
       - V(none) returns the current state at once.
     type: str
