@@ -397,46 +397,49 @@ def instance_summary(client, instance, include_parameters=False):
     return _public_instance(instance, parameters, source)
 
 
-def wait_for_instances(client, names, wait_for, timeout):
-    """Poll the named instances (one list request per round) until all are ready (``settled``: ready or failed) or all
-    are gone."""
+def _poll_listing(client, timeout, step, what):
+    """Call step() (one list request) until it returns (result, pending) with nothing pending, and return the result.
+    Sleeps between rounds as client.poll_intervals() says, never past the deadline; the timeout names what is pending."""
     deadline = client.clock() + timeout
     intervals = client.poll_intervals()
     while True:
+        result, pending = step()
+        if not pending:
+            return result
+        if client.clock() >= deadline:
+            raise ApiError("Still waiting after %s seconds for %s %s" % (timeout, what, ", ".join("'%s'" % n for n in pending)))
+        client.sleep(min(next(intervals), max(0.0, deadline - client.clock())))
+
+
+def wait_for_instances(client, names, wait_for, timeout):
+    """Poll the named instances (one list request per round) until all are ready (``settled``: ready or failed) or all
+    are gone."""
+    def step():
         instances = client.list_instances(names=names)
         by_name = {item["name"]: item for item in instances}
         if wait_for == "absent":
-            pending = sorted(by_name)
-        else:
-            missing = sorted(set(names) - set(by_name))
-            if missing:
-                raise ApiError("Service instance(s) %s not found in the target space" % ", ".join("'%s'" % n for n in missing))
-            failed = [item for item in instances if last_operation(item).get("state") == "failed"]
-            if failed and wait_for != "settled":
-                raise ApiError("Service instance(s) failed: %s" % "; ".join(
-                    "'%s' (%s: %s)" % (item["name"], last_operation(item).get("type"), last_operation(item).get("description") or "no details")
-                    for item in failed))
-            pending = sorted(item["name"] for item in instances if last_operation(item).get("state") in IN_PROGRESS_STATES)
-        if not pending:
-            return instances
-        if client.clock() >= deadline:
-            raise ApiError("Still waiting after %s seconds for service instance(s) %s" % (timeout, ", ".join("'%s'" % n for n in pending)))
-        client.sleep(min(next(intervals), max(0.0, deadline - client.clock())))
+            return instances, sorted(by_name)
+        missing = sorted(set(names) - set(by_name))
+        if missing:
+            raise ApiError("Service instance(s) %s not found in the target space" % ", ".join("'%s'" % n for n in missing))
+        failed = [item for item in instances if last_operation(item).get("state") == "failed"]
+        if failed and wait_for != "settled":
+            raise ApiError("Service instance(s) failed: %s" % "; ".join(
+                "'%s' (%s: %s)" % (item["name"], last_operation(item).get("type"), last_operation(item).get("description") or "no details")
+                for item in failed))
+        return instances, sorted(item["name"] for item in instances if last_operation(item).get("state") in IN_PROGRESS_STATES)
+
+    return _poll_listing(client, timeout, step, "service instance(s)")
 
 
 def wait_for_keys(client, instance_guids, names, timeout):
     """Poll the keys of the instances (one list request per round) until none of the named keys has an operation in
     progress; returns that listing (keys whose create failed are in it, as they are)."""
-    deadline = client.clock() + timeout
-    intervals = client.poll_intervals()
-    while True:
+    def step():
         keys = [key for key in client.list_keys(instance_guids) if key.get("name") in names]
-        pending = sorted({key["name"] for key in keys if last_operation(key).get("state") in IN_PROGRESS_STATES})
-        if not pending:
-            return keys
-        if client.clock() >= deadline:
-            raise ApiError("Still waiting after %s seconds for service key(s) %s" % (timeout, ", ".join("'%s'" % n for n in pending)))
-        client.sleep(min(next(intervals), max(0.0, deadline - client.clock())))
+        return keys, sorted({key["name"] for key in keys if last_operation(key).get("state") in IN_PROGRESS_STATES})
+
+    return _poll_listing(client, timeout, step, "service key(s)")
 
 
 # ------------------------------------------------------------------------------------------------------
