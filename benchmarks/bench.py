@@ -706,7 +706,7 @@ def main():
         for name in ("B2", "B1", "B3", "B4", "B5", "B6"):
             if name not in wanted:
                 continue
-            if name != "B2" and name != "B4" and bench.ours25 is None:
+            if name not in ("B2", "B4", "B6") and bench.ours25 is None:
                 results.add(name, "not run", "B2 (onboarding) failed", target="runs", ok=False)
                 continue
             started = time.monotonic()

@@ -206,14 +206,20 @@ def run_batch(module, option, items, make, client_factory, noun, identify, resul
             found = resolve(client, [outcomes[index][0].key for index in deferred])
         except (ParameterError, ApiError) as exc:
             found, lookup_error = None, exc
-        for index in deferred:
-            if found is None:
+        if found is None:
+            for index in deferred:
                 outcomes[index] = (None, lookup_error)
-                continue
-            try:
-                outcomes[index] = (outcomes[index][0].finish(found.get(outcomes[index][0].key)), None)
-            except (ParameterError, ApiError) as exc:
-                outcomes[index] = (None, exc)
+        else:
+            # finishing an item may make requests of its own (a new key that is ready already has its credentials
+            # read): on the same threads as the items, not one after the other
+            def finish(index):
+                pending = outcomes[index][0]
+                return pending.finish(found.get(pending.key))
+
+            for index, (result, error) in zip(deferred, run_items(deferred, finish, concurrency)):
+                if isinstance(error, MissingDependencyError):
+                    raise error
+                outcomes[index] = (result, error)
     results, diffs, failures = [], [], []
     for manager, (result, error) in zip(managers, outcomes):
         if error is not None:

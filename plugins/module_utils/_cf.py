@@ -25,6 +25,7 @@
 from __future__ import annotations
 
 import base64
+import concurrent.futures
 import json
 import os
 import threading
@@ -47,6 +48,8 @@ POLL_FIRST = 0.2
 POLL_SHARE = 0.35
 POLL_MAX = 10.0
 IN_PROGRESS_STATES = ("initial", "in progress")
+# list requests of a lookup that is split into chunks (URL length) that run at the same time
+LIST_CHUNK_THREADS = 4
 JOB_DONE_STATES = ("COMPLETE", "FAILED")
 
 
@@ -589,8 +592,8 @@ class CfClient:
         find_instance() of each name is then answered from this listing, later ones ask the API again."""
         names = list(dict.fromkeys(names))
         found = {}
-        for start in range(0, len(names), 100):
-            for instance in self.list_instances(names=names[start:start + 100]):
+        for instances in self._chunks(names, 100, lambda chunk: self.list_instances(names=chunk)):
+            for instance in instances:
                 found[instance.get("name")] = instance
         with self._lock:
             for name in names:
@@ -635,6 +638,17 @@ class CfClient:
         """A lock per name, for work that one thread of a batch does while the others wait for its outcome."""
         with self._lock:
             return self._locks.setdefault(name, threading.Lock())
+
+    @staticmethod
+    def _chunks(items, size, fetch):
+        """fetch(chunk) for every chunk of ``size`` items; several chunks are fetched at the same time (one list request
+        each), the results come in chunk order and the error of the first chunk that failed is raised."""
+        chunks = [items[start:start + size] for start in range(0, len(items), size)]
+        if len(chunks) <= 1:
+            return [fetch(chunk) for chunk in chunks]
+        with concurrent.futures.ThreadPoolExecutor(max_workers=min(len(chunks), LIST_CHUNK_THREADS)) as pool:
+            futures = [pool.submit(fetch, chunk) for chunk in chunks]
+            return [future.result() for future in futures]
 
     def get_instance(self, guid):
         """The instance by GUID, or None when it no longer exists."""
@@ -701,10 +715,9 @@ class CfClient:
         them: the first find_key_by_instance_name() of each pair is answered from this listing."""
         pairs = list(dict.fromkeys(pairs))
         found = {}
-        for start in range(0, len(pairs), 50):
-            chunk = pairs[start:start + 50]
-            found.update(self._keys_with_instances(sorted({key for dummy, key in chunk}), sorted({inst for inst, dummy in chunk}),
-                                                   "Looking up %d service keys" % len(chunk)))
+        for chunk_found in self._chunks(pairs, 50, lambda chunk: self._keys_with_instances(
+                sorted({key for dummy, key in chunk}), sorted({inst for inst, dummy in chunk}), "Looking up %d service keys" % len(chunk))):
+            found.update(chunk_found)
         with self._lock:
             for pair in pairs:
                 self._prefetched_keys[pair] = found.get(pair, (None, None))
@@ -731,10 +744,8 @@ class CfClient:
         if not instance_guids:
             return []
         resources = []
-        guids = list(instance_guids)
-        for start in range(0, len(guids), 50):
-            found, dummy = self.list_resources("/v3/service_credential_bindings", "Listing service keys",
-                                               {"service_instance_guids": ",".join(guids[start:start + 50]), "type": "key"})
+        for found, dummy in self._chunks(list(instance_guids), 50, lambda chunk: self.list_resources(
+                "/v3/service_credential_bindings", "Listing service keys", {"service_instance_guids": ",".join(chunk), "type": "key"})):
             resources.extend(found)
         return resources
 

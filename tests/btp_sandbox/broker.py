@@ -476,7 +476,8 @@ class Broker:
 
     def _step(self, job_guid):
         with self._timers_lock:
-            self._timers = {t for t in self._timers if t.is_alive() and t is not threading.current_thread()}
+            # this timer has fired (every timer leaves the set here, so no other finished one is left in it)
+            self._timers.discard(threading.current_thread())
         if self._stopped:
             return
         with self.store.lock:

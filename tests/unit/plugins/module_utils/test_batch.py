@@ -12,6 +12,7 @@ import pytest
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils import _batch
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._deps import MissingDependencyError
 from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._errors import ApiError, ParameterError
+from ansible_collections.sap_btp.cloud_integration.plugins.module_utils._redact import Redactor
 
 ITEM_OPTIONS = ("name", "state", "plan", "roles", "grant_types", "redirect_uris", "token_validity", "parameters", "tags")
 EXCLUSIVE = ((("parameters",), ("roles", "grant_types", "redirect_uris", "token_validity")),)
@@ -327,6 +328,90 @@ def test_run_items_other_exceptions_propagate(concurrency):
 
     with pytest.raises(KeyError, match="programming error"):
         _batch.run_items(["a", "bug", "c"], handler, concurrency)
+
+
+# ---- run_batch: deferred items ----------------------------------------------------------------------------------------
+class BatchFailed(Exception):
+    pass
+
+
+class BatchModule:
+    def __init__(self, concurrency):
+        self.params = {"concurrency": concurrency}
+        self._diff = False
+        self.redactor = Redactor()
+
+    def fail_json(self, **result):
+        raise BatchFailed(result)
+
+
+class BatchClient:
+    org = space = None
+
+    def access_token(self):
+        return "token"
+
+
+class DeferringManager:
+    """An item whose last lookup is deferred; finishing it waits on ``gate`` (a barrier: all finishes at once)."""
+
+    def __init__(self, name, gate, fail=False):
+        self.p = {"name": name, "state": "present"}
+        self.client = None
+        self.gate = gate
+        self.fail = fail
+
+    def validate(self):
+        pass
+
+    def present(self):
+        return _batch.Deferred(self.p["name"], self.finish)
+
+    def finish(self, resource):
+        self.gate.wait()
+        if self.fail:
+            raise ApiError("Creating '%s' failed" % self.p["name"])
+        return {"changed": True, "name": self.p["name"], "resource": resource, "thread": threading.get_ident(), "diff": {}}
+
+
+def run_deferred(names, failing=(), concurrency=8):
+    gate = threading.Barrier(len(names), timeout=WAIT) if concurrency > 1 else threading.Barrier(1)
+    lookups = []
+
+    def resolve(client, keys):
+        lookups.append(list(keys))
+        return {key: "resource of %s" % key for key in keys}
+
+    return _batch.run_batch(BatchModule(concurrency), "items", names, lambda name: DeferringManager(name, gate, name in failing),
+                            lambda module: BatchClient(), "items", lambda manager: {"name": manager.p["name"]},
+                            resolve=resolve), lookups
+
+
+def test_run_batch_finishes_deferred_items_concurrently_in_item_order():
+    """Every finish waits for all the others: finishing them one after the other breaks the barrier."""
+    names = ["a", "b", "c", "d", "e"]
+    output, lookups = run_deferred(names)
+    assert lookups == [names]
+    assert [result["name"] for result in output["items"]] == names
+    assert [result["resource"] for result in output["items"]] == ["resource of %s" % name for name in names]
+    assert len({result["thread"] for result in output["items"]}) == len(names)
+    assert output["changed"] is True
+
+
+def test_run_batch_deferred_item_failures_are_reported_per_item():
+    names = ["a", "b", "c"]
+    with pytest.raises(BatchFailed) as failed:
+        run_deferred(names, failing=("b",))
+    result = failed.value.args[0]
+    assert result["msg"] == "1 of 3 items failed: b: Creating 'b' failed"
+    assert [item["name"] for item in result["items"]] == names
+    assert result["items"][1] == {"name": "b", "failed": True, "changed": False, "msg": "b: Creating 'b' failed"}
+    assert result["items"][0]["resource"] == "resource of a" and result["items"][2]["resource"] == "resource of c"
+
+
+def test_run_batch_deferred_items_with_concurrency_one():
+    output, dummy = run_deferred(["a", "b"], concurrency=1)
+    assert [result["name"] for result in output["items"]] == ["a", "b"]
 
 
 # ---- failure_message ------------------------------------------------------------------------------------------------------
