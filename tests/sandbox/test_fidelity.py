@@ -145,6 +145,26 @@ def test_json_content_type_has_a_charset_and_empty_202_has_none(cf, conn):
     cf.wait_job(started.headers["Location"])
 
 
+def test_connections_are_kept_alive(conn, cf):
+    """HTTP/1.1 connections stay open between requests (no `Connection: close`), also after an error answer and a
+    request with a body: Cloud Foundry's gorouter keeps idle client connections for `router.frontend_idle_timeout`
+    seconds (cloudfoundry/routing-release, jobs/gorouter/spec; 900 in cf-deployment). One requests.Session therefore
+    makes one TLS connection for several calls, as against the real API."""
+    session = requests.Session()
+    token = "bearer " + cf.token
+    answers = [session.get(conn["cf"]["api_url"] + "/v3/organizations", headers={"Authorization": token}, verify=conn["ca_bundle"], timeout=10),
+               session.get(conn["cf"]["api_url"] + "/v3/service_instances/nope", headers={"Authorization": token}, verify=conn["ca_bundle"], timeout=10),
+               session.post(conn["cf"]["api_url"] + "/v3/service_instances", json={"type": "managed"}, headers={"Authorization": token},
+                            verify=conn["ca_bundle"], timeout=10),
+               session.get(conn["cf"]["api_url"] + "/", verify=conn["ca_bundle"], timeout=10)]
+    assert [answer.status_code for answer in answers][:2] == [200, 404] and answers[2].status_code >= 400
+    for answer in answers:
+        assert answer.raw.version == 11 and answer.headers.get("Connection", "").lower() != "close", answer.headers
+    pools = session.get_adapter(conn["cf"]["api_url"]).poolmanager.pools
+    opened = sum(pools[key].num_connections for key in pools.keys())
+    assert opened == 1, "%d connections were opened for %d requests" % (opened, len(answers))
+
+
 def test_root_document_links(conn):
     """GET /: links.routing is null, there is no bits_service link, log_cache and log_stream are URLs on hosts of
     their own, the v3 version is a 3.18x-3.19x number (observed on real SAP BTP CF, issue 13)."""
