@@ -587,14 +587,20 @@ class CfClient:
             resource["offering_name"] = (offerings.get(offering_guid) or {}).get("name")
         return resources
 
+    def instances_by_name(self, names):
+        """{name: instance} of the named instances that exist: one list request per 100 names (URL length), the
+        requests made at the same time."""
+        found = {}
+        for instances in self._chunks(list(names), 100, lambda chunk: self.list_instances(names=chunk)):
+            for instance in instances:
+                found[instance.get("name")] = instance
+        return found
+
     def prefetch_instances(self, names):
         """Look up many instances with one list request (per 100 names) before a batch works on them: the first
         find_instance() of each name is then answered from this listing, later ones ask the API again."""
         names = list(dict.fromkeys(names))
-        found = {}
-        for instances in self._chunks(names, 100, lambda chunk: self.list_instances(names=chunk)):
-            for instance in instances:
-                found[instance.get("name")] = instance
+        found = self.instances_by_name(names)
         with self._lock:
             for name in names:
                 self._prefetched[name] = found.get(name)

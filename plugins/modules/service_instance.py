@@ -355,8 +355,7 @@ def run(module):
             batch_manager, CfClient.from_module, "service instances", lambda manager: {"name": manager.p["name"]},
             # one list request looks every instance up before, and one every new instance after (not one per instance)
             prepare=lambda client, managers: client.prefetch_instances([manager.p["name"] for manager in managers]),
-            resolve=lambda client, names: {item["name"]: item for start in range(0, len(names), 100)
-                                           for item in client.list_instances(names=names[start:start + 100])})
+            resolve=lambda client, names: client.instances_by_name(names))
     return _batch.run_one(module, InstanceManager(None, dict(module.params), check_mode=module.check_mode, warn=module.warn),
                           CfClient.from_module)
 
